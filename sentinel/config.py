@@ -1,0 +1,436 @@
+"""``sentinel.yaml``: one declarative file, validated; ``SENTINEL_*`` env vars override; secrets from env.
+
+Load with :func:`load`. A bad file raises :class:`~sentinel.errors.ConfigError` whose message names the
+file and the field, e.g. ``sentinel.yaml: clusters.training.nodegroups.managed-ng-1.awake: desired (5)
+is above max (4)``. Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sentinel.errors import ConfigError
+
+DEFAULT_PATH = "sentinel.yaml"
+ENV_CONFIG = "SENTINEL_CONFIG"
+DEPLOYMENT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """``90``, ``"90s"``, ``"15m"``, ``"2h"``, ``"1d"`` → seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 15m, 2h)")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative: {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written as a number or with a unit (``90s``, ``15m``, ``2h``)."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sizes(Strict):
+    """A managed node group's scaling config (the EKS ``scalingConfig``)."""
+
+    min: int = Field(ge=0)
+    desired: int = Field(ge=0)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Sizes:
+        if self.min > self.desired:
+            raise ValueError(f"min ({self.min}) is above desired ({self.desired})")
+        if self.desired > self.max:
+            raise ValueError(f"desired ({self.desired}) is above max ({self.max})")
+        return self
+
+
+class NodeGroup(Strict):
+    awake: Sizes
+    instance_type: str = "m5.xlarge"
+    spot: bool = False
+
+
+class RayEndpoints(Strict):
+    dashboard: str = "http://127.0.0.1:8265"
+    """Ray dashboard / Jobs API address (``JobSubmissionClient``)."""
+    serve: str = "http://127.0.0.1:8000"
+    """Ray Serve HTTP proxy, where ``/recommend`` answers."""
+    namespace: str = "sentinel-prod"
+    """Kubernetes namespace of the KubeRay objects."""
+    raycluster: str | None = None
+    rayservice: str | None = None
+    """When set, deploys patch this RayService's ``serveConfigV2``; else Serve's REST API is used."""
+    keep_awake_while_serving: bool = False
+    """A RayService that must stay up blocks the sleep (guard)."""
+
+
+class Cluster(Strict):
+    region: str = "ap-southeast-2"
+    eks_cluster: str
+    nodegroups: dict[str, NodeGroup] = Field(min_length=1)
+    system_deployments: list[str] = Field(
+        default_factory=lambda: [
+            "kube-system/cluster-autoscaler",
+            "kube-system/metrics-server",
+            "kube-system/coredns",
+        ]
+    )
+    """Stopped in this order when the cluster sleeps, started in reverse when it wakes."""
+    awake_replicas: dict[str, int] = Field(default_factory=dict)
+    """Replicas used on wake when no snapshot exists (``ns/name: n``); default 1, CoreDNS 2."""
+    ray: RayEndpoints = Field(default_factory=RayEndpoints)
+    wake_timeout: Duration = 900.0
+    sleep_timeout: Duration = 600.0
+
+    @field_validator("nodegroups")
+    @classmethod
+    def _ng_names(cls, v: dict[str, NodeGroup]) -> dict[str, NodeGroup]:
+        for name in v:
+            if not NAME.match(name):
+                raise ValueError(f"node group name {name!r} is not valid")
+        return v
+
+    @field_validator("system_deployments")
+    @classmethod
+    def _refs(cls, v: list[str]) -> list[str]:
+        for ref in v:
+            if not DEPLOYMENT_REF.match(ref):
+                raise ValueError(f"{ref!r} is not namespace/name")
+        if len(set(v)) != len(v):
+            raise ValueError("a deployment is listed twice")
+        return v
+
+    @field_validator("awake_replicas")
+    @classmethod
+    def _replicas(cls, v: dict[str, int]) -> dict[str, int]:
+        for ref, n in v.items():
+            if not DEPLOYMENT_REF.match(ref):
+                raise ValueError(f"{ref!r} is not namespace/name")
+            if n < 0:
+                raise ValueError(f"{ref}: replicas ({n}) is negative")
+        return v
+
+    def default_replicas(self, ref: str) -> int:
+        if ref in self.awake_replicas:
+            return self.awake_replicas[ref]
+        return 2 if ref.endswith("/coredns") else 1
+
+
+class DateRange(Strict):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class Schedule(Strict):
+    name: str
+    cluster: str
+    action: Literal["sleep", "wake"]
+    cron: str
+    """Five-field crontab (minute hour day month day_of_week), as APScheduler's ``CronTrigger.from_crontab``."""
+    timezone: str = "UTC"
+    skip_dates: list[dt.date] = Field(default_factory=list)
+    skip_ranges: list[DateRange] = Field(default_factory=list)
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown IANA timezone {v!r}") from e
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError(f"cron {v!r} must have 5 fields (minute hour day month day_of_week)")
+        return v
+
+    def skips(self, day: dt.date) -> bool:
+        return day in self.skip_dates or any(r.start <= day <= r.end for r in self.skip_ranges)
+
+
+class S3Trigger(Strict):
+    name: str
+    type: Literal["s3"] = "s3"
+    bucket: str
+    queue: str
+    """SQS queue receiving the bucket's ``s3:ObjectCreated:*`` notifications."""
+    prefix: str = ""
+    suffix: str = ""
+    cluster: str
+    action: Literal["retrain"] = "retrain"
+    debounce: Duration = 0.0
+    """Seconds to gather uploads into one retrain (0: one retrain per notification batch)."""
+
+
+class ChatOps(Strict):
+    """Slack slash commands. The signing secret comes from ``SENTINEL_SLACK_SIGNING_SECRET`` only."""
+
+    command: str = "/sentinel"
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
+    """verb (sleep, wake, keep-awake, retrain, deploy, status) → Slack user ids allowed; ``*`` for anyone."""
+    max_clock_skew: Duration = 300.0
+
+
+class MLSettings(Strict):
+    storage: str = ".work/models"
+    """Where checkpoints, model cards and the registry live: a local dir or ``s3://bucket/prefix``."""
+    num_workers: int = Field(default=2, ge=1)
+    epochs: int = Field(default=4, ge=1)
+    tune_trials: int = Field(default=8, ge=1)
+    deploy_after_retrain: bool = True
+    idle_before_sleep: Duration = 300.0
+
+
+class RetryPolicy(Strict):
+    """How a task retries on ``TransientError``: exponential backoff with jitter, capped."""
+
+    max_retries: int = Field(default=5, ge=0, le=100)
+    backoff: Duration = Field(default=2.0, gt=0)
+    """First delay in seconds; doubles each attempt."""
+    backoff_max: Duration = Field(default=300.0, gt=0)
+
+
+class Config(Strict):
+    """The validated ``sentinel.yaml``; secrets and endpoints that vary per machine come from env."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    dedup_ttl: Duration = 86400.0
+    audit_maxlen: int = Field(default=100_000, ge=100)
+    dlq_maxlen: int = Field(default=100_000, ge=100)
+    task_time_limit: Duration = 3600.0
+    """The longest a task may run; the broker's visibility timeout is set above it."""
+    visibility_timeout: Duration | None = None
+    """Seconds before Redis redelivers an unacknowledged task (a worker died); default time limit × 1.25 + 60."""
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    clusters: dict[str, Cluster] = Field(default_factory=dict)
+    schedules: list[Schedule] = Field(default_factory=list)
+    triggers: list[S3Trigger] = Field(default_factory=list)
+    chatops: ChatOps = Field(default_factory=ChatOps)
+    pricing: dict[str, float] = Field(default_factory=dict)
+    """On-demand hourly price per instance type, for ``sentinel report cost``."""
+    ml: MLSettings = Field(default_factory=MLSettings)
+
+    @property
+    def broker_visibility_timeout(self) -> float:
+        return self.visibility_timeout or self.task_time_limit * 1.25 + 60
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        if self.visibility_timeout is not None and self.visibility_timeout <= self.task_time_limit:
+            raise ValueError(
+                f"visibility_timeout ({self.visibility_timeout:g}) must be above task_time_limit "
+                f"({self.task_time_limit:g}), or Redis redelivers tasks that are still running"
+            )
+        if self.retry.backoff_max * 2 >= self.broker_visibility_timeout:
+            raise ValueError(
+                f"retry.backoff_max ({self.retry.backoff_max:g}) must be well below the visibility timeout "
+                f"({self.broker_visibility_timeout:g})"
+            )
+        names: set[str] = set()
+        for i, s in enumerate(self.schedules):
+            if s.cluster not in self.clusters:
+                raise _at(("schedules", i, "cluster"), f"unknown cluster {s.cluster!r}")
+            if s.name in names:
+                raise _at(("schedules", i, "name"), f"schedule name {s.name!r} is used twice")
+            names.add(s.name)
+        for i, t in enumerate(self.triggers):
+            if t.cluster not in self.clusters:
+                raise _at(("triggers", i, "cluster"), f"unknown cluster {t.cluster!r}")
+        return self
+
+    def cluster(self, name: str) -> Cluster:
+        try:
+            return self.clusters[name]
+        except KeyError:
+            known = ", ".join(sorted(self.clusters)) or "none"
+            raise ConfigError(f"unknown cluster {name!r} (configured: {known})") from None
+
+
+class _LocatedError(ValueError):
+    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+
+
+def _at(loc: tuple[str | int, ...], msg: str) -> _LocatedError:
+    return _LocatedError(loc, msg)
+
+
+class Secrets(BaseSettings):
+    """Secrets and per-machine overrides, from ``SENTINEL_*`` environment variables only."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTINEL_", extra="ignore")
+
+    redis_url: str | None = None
+    slack_signing_secret: SecretStr | None = None
+    api_token: SecretStr | None = None
+    """Bearer token for ``POST /events`` and ``POST /deploy``."""
+
+
+SECRET_KEYS = {"slack_signing_secret", "signing_secret", "api_token", "token", "password"}
+
+
+def _find_secrets(data: object, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            if str(k) in SECRET_KEYS:
+                return (*path, str(k))
+            found = _find_secrets(v, (*path, str(k)))
+            if found:
+                return found
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found = _find_secrets(v, (*path, i))
+            if found:
+                return found
+    return None
+
+
+def _fmt_loc(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _clean_msg(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def from_mapping(
+    data: Mapping[str, Any], *, source: str = DEFAULT_PATH, env: Mapping[str, str] | None = None
+) -> Config:
+    """Validate a parsed document; env (default ``os.environ``) supplies ``SENTINEL_*`` overrides."""
+    env = os.environ if env is None else env
+    secret = _find_secrets(data)
+    if secret:
+        raise ConfigError(
+            f"{source}: {_fmt_loc(secret)}: secrets are not read from the file; "
+            "set SENTINEL_SLACK_SIGNING_SECRET / SENTINEL_API_TOKEN in the environment"
+        )
+    merged = dict(data)
+    if env.get("SENTINEL_REDIS_URL"):
+        merged["redis_url"] = env["SENTINEL_REDIS_URL"]
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            ctx_err = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_err, _LocatedError):
+                loc, msg = ctx_err.loc, str(ctx_err)
+            else:
+                loc, msg = tuple(err["loc"]), _clean_msg(err["msg"])
+            lines.append(f"{source}: {_fmt_loc(loc)}: {msg}" if loc else f"{source}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def resolve_path(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(path or env.get(ENV_CONFIG) or DEFAULT_PATH)
+
+
+def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate ``sentinel.yaml`` (``--config``, else ``$SENTINEL_CONFIG``, else ``./sentinel.yaml``).
+
+    A missing default file means the embedded default (:data:`EMBEDDED`); a missing named file is an error.
+    """
+    env = os.environ if env is None else env
+    p = resolve_path(path, env=env)
+    named = bool(path or env.get(ENV_CONFIG))
+    if not p.exists():
+        if named:
+            raise ConfigError(f"{p}: no such file")
+        return from_mapping(yaml.safe_load(EMBEDDED), source="<embedded default>", env=env)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: the top level must be a mapping, not {type(data).__name__}")
+    return from_mapping(data, source=str(p), env=env)
+
+
+def secrets(env: Mapping[str, str] | None = None) -> Secrets:
+    if env is None:
+        return Secrets()
+    return Secrets.model_validate(
+        {k[len("SENTINEL_") :].lower(): v for k, v in env.items() if k.startswith("SENTINEL_")}
+    )
+
+
+def summary(cfg: Config) -> str:
+    parts = [f"{len(cfg.clusters)} cluster(s)"]
+    for name, c in cfg.clusters.items():
+        ngs = ", ".join(f"{n} {g.awake.min}/{g.awake.desired}/{g.awake.max}" for n, g in c.nodegroups.items())
+        parts.append(f"  {name}: EKS {c.eks_cluster} ({c.region}); node groups {ngs}")
+    parts.append(f"{len(cfg.schedules)} schedule(s), {len(cfg.triggers)} trigger(s)")
+    return "\n".join(parts)
+
+
+EMBEDDED = """
+clusters:
+  training:
+    region: ap-southeast-2
+    eks_cluster: du-yuyang-training
+    nodegroups:
+      managed-ng-1:        {awake: {min: 2, desired: 2, max: 4}, instance_type: m5.xlarge}
+      worker-group-spot-1: {awake: {min: 0, desired: 1, max: 5}, instance_type: m5.2xlarge, spot: true}
+    system_deployments: [kube-system/cluster-autoscaler, kube-system/metrics-server, kube-system/coredns]
+    ray: {dashboard: "http://127.0.0.1:8265", namespace: sentinel-prod, raycluster: sentinel-training-cluster}
+schedules:
+  - {name: weeknight-sleep, cluster: training, action: sleep, cron: "0 20 * * mon-fri", timezone: Australia/Sydney}
+  - {name: weekday-wake, cluster: training, action: wake, cron: "30 7 * * mon-fri", timezone: Australia/Sydney}
+triggers:
+  - {name: new-ratings, bucket: training-artifacts, queue: sentinel-s3-events, prefix: data/ratings/, cluster: training}
+pricing: {m5.xlarge: 0.192, m5.2xlarge: 0.384}
+"""

@@ -1,0 +1,1 @@
+"""The Celery app, routing, and thin tasks that hand events to playbooks."""

@@ -1,0 +1,24 @@
+"""The registry: event type → playbook. Tasks look their playbook up here."""
+
+from __future__ import annotations
+
+from sentinel.errors import PermanentError
+from sentinel.events import types
+from sentinel.ops import noop
+from sentinel.ops.context import Handler
+
+HANDLERS: dict[str, Handler] = {
+    types.NOOP: noop.run,
+}
+
+
+def register(event_type: str, handler: Handler) -> None:
+    types.route(event_type)
+    HANDLERS[event_type] = handler
+
+
+def lookup(event_type: str) -> Handler:
+    try:
+        return HANDLERS[event_type]
+    except KeyError:
+        raise PermanentError(f"no playbook handles {event_type!r} yet") from None

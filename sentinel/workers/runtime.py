@@ -1,0 +1,95 @@
+"""Wiring in one place: the Redis client, audit, dead letters, the bus and the Celery app for a config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from celery import Celery
+
+from sentinel.config import Config
+from sentinel.errors import PermanentError
+from sentinel.events.audit import Audit
+from sentinel.events.bus import Bus
+from sentinel.events.deadletters import DeadLetters
+from sentinel.events.envelope import Event
+from sentinel.ops.context import Context
+from sentinel.workers.app import make_app
+
+
+@dataclass
+class Runtime:
+    cfg: Config
+    client: redis.Redis
+    app: Celery
+    audit: Audit
+    dlq: DeadLetters
+    bus: Bus
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def context(self, event: Event, *, attempt: int, task: str) -> Context:
+        return Context(
+            cfg=self.cfg,
+            redis=self.client,
+            audit=self.audit,
+            bus=self.bus,
+            event=event,
+            attempt=attempt,
+            task=task,
+            env=self.env,
+            connect=self.connect,
+        )
+
+    def connect(self, cluster: str) -> Any:
+        from sentinel.ops import adapters  # imported on first use: boto3/kubernetes are heavy
+
+        connect = getattr(adapters, "connect", None)
+        if connect is None:
+            raise PermanentError("no cloud adapters are installed")
+        return connect(self.cfg.cluster(cluster), env=self.env)
+
+
+def build(cfg: Config, *, env: Mapping[str, str] | None = None) -> Runtime:
+    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+    app = make_app(cfg)
+    audit = Audit(client, maxlen=cfg.audit_maxlen)
+
+    def send(task: str, *, event: dict[str, Any], queue: str, task_id: str, headers: dict[str, str]) -> None:
+        app.send_task(
+            task,
+            args=[event],
+            queue=queue,
+            task_id=task_id,
+            headers=headers,
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2},
+        )
+
+    bus = Bus(client, send=send, audit=audit, dedup_ttl=cfg.dedup_ttl)
+    return Runtime(
+        cfg=cfg,
+        client=client,
+        app=app,
+        audit=audit,
+        dlq=DeadLetters(client, maxlen=cfg.dlq_maxlen),
+        bus=bus,
+        env=dict(os.environ if env is None else env),
+    )
+
+
+_current: Runtime | None = None
+
+
+def install(rt: Runtime) -> Runtime:
+    global _current
+    _current = rt
+    return rt
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("no Sentinel runtime installed in this process (start workers with `sentinel worker`)")
+    return _current

@@ -1,0 +1,125 @@
+"""Thin tasks: validate the payload, hand it to its playbook, record what happened.
+
+One task per event type (``sentinel.<area>.<verb>``, on the area's queue). ``TransientError`` is retried with
+exponential backoff and jitter; ``PermanentError`` (and any unexpected error) is never retried: the event goes to
+the dead-letter stream with its reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from celery import Celery, Task, signals
+
+from sentinel import logs
+from sentinel.errors import PermanentError, TransientError, shorten
+from sentinel.events import envelope, types
+from sentinel.workers import handlers, runtime
+
+log = logs.get("sentinel.task")
+
+
+def _event_of(args: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    return args[0] if args and isinstance(args[0], dict) else {"raw": shorten(args, 500)}
+
+
+def _parsed(args: tuple[Any, ...] | list[Any]) -> envelope.Event | None:
+    try:
+        return envelope.parse(_event_of(args))
+    except PermanentError:
+        return None
+
+
+class EventTask(Task):  # type: ignore[misc]
+    """Audit and dead-letter hooks shared by every event task."""
+
+    typing = False
+    _started: float = 0.0
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        rt = runtime.current()
+        ev = _parsed(args)
+        result = dict(retval) if isinstance(retval, Mapping) else {}
+        rt.audit.record("succeeded", ev, task=self.name, attempt=self.request.retries + 1, result=result)
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        rt = runtime.current()
+        rt.audit.record(
+            "retried",
+            _parsed(args),
+            task=self.name,
+            attempt=self.request.retries + 1,
+            error=type(exc).__name__,
+            reason=shorten(exc),
+        )
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        rt = runtime.current()
+        ev = _parsed(args)
+        attempts = self.request.retries + 1
+        dl_id = rt.dlq.add(ev or _event_of(args), error=exc, attempts=attempts, task=self.name)
+        rt.audit.record(
+            "dead_lettered",
+            ev,
+            task=self.name,
+            attempts=attempts,
+            error=type(exc).__name__,
+            reason=shorten(exc),
+            dlq_id=dl_id,
+        )
+        log.warning("task.dead_lettered", task=self.name, error=type(exc).__name__, reason=shorten(exc), dlq_id=dl_id)
+
+
+def handle(task: Task, event: dict[str, Any]) -> Mapping[str, Any]:
+    """The body of every event task."""
+    started = time.monotonic()
+    rt = runtime.current()
+    ev = envelope.parse(event)
+    data = types.parse_data(ev)
+    attempt = task.request.retries + 1
+    logs.bind(event_id=ev.id, correlation_id=ev.correlation_id, task=task.name, attempt=attempt)
+    rt.audit.record("started", ev, task=task.name, attempt=attempt)
+    handler = handlers.lookup(ev.type)
+    result = handler(rt.context(ev, attempt=attempt, task=task.name), data) or {}
+    log.info("task.done", type=ev.type, subject=ev.subject, duration_ms=round((time.monotonic() - started) * 1000, 1))
+    return result
+
+
+def register(app: Celery) -> dict[str, Task]:
+    """One task per route, with the retry policy from config."""
+    rt_cfg = app.conf.get("sentinel_retry", {})
+    out: dict[str, Task] = {}
+    for route in {r.task: r for r in types.ROUTES.values()}.values():
+
+        def body(self: Task, event: dict[str, Any]) -> Mapping[str, Any]:
+            return handle(self, event)
+
+        out[route.task] = app.task(
+            name=route.task,
+            bind=True,
+            base=EventTask,
+            queue=route.queue,
+            autoretry_for=(TransientError,),
+            dont_autoretry_for=(PermanentError,),
+            retry_backoff=rt_cfg.get("backoff", 2.0),
+            retry_backoff_max=rt_cfg.get("backoff_max", 300),
+            retry_jitter=True,
+            max_retries=rt_cfg.get("max_retries", 5),
+            acks_late=True,
+            reject_on_worker_lost=True,
+        )(body)
+    return out
+
+
+@signals.task_prerun.connect
+def _bind_context(task_id: str | None = None, task: Task | None = None, **_: Any) -> None:
+    logs.clear()
+    if task is not None:
+        logs.bind(task=task.name, task_id=task_id)
+
+
+@signals.task_postrun.connect
+def _clear_context(**_: Any) -> None:
+    logs.clear()
