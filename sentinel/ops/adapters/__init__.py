@@ -1,0 +1,44 @@
+"""Adapters behind the ports of :mod:`sentinel.ops.ports`, wired in one place: :func:`connect`.
+
+Only this package imports boto3, botocore, kubernetes and ray.job_submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sentinel.config import Cluster
+from sentinel.ops import ports
+
+
+@dataclass(frozen=True)
+class Adapters:
+    nodegroups: ports.NodeGroups
+    kube: ports.Kube
+    ray: ports.RayJobs
+
+
+def connect(
+    cluster: Cluster,
+    *,
+    env: Mapping[str, str],
+    kubeconfig: str | None = None,
+    aws_endpoint: str | None = None,
+) -> Adapters:
+    """Real adapters for one configured cluster.
+
+    ``env`` is where endpoints and credentials come from (``os.environ`` in production, ``Sandbox.env`` in
+    tests): ``AWS_ENDPOINT_URL``, ``AWS_*`` credentials, ``KUBECONFIG``. Ray's dashboard address comes from the
+    cluster config; ``SENTINEL_RAY_DASHBOARD`` in ``env`` overrides it. Nothing is contacted yet except what the
+    SDKs do on construction (the Kubernetes client reads its kubeconfig; Ray connects lazily).
+    """
+    from sentinel.ops.adapters import eks, kube, ray
+
+    return Adapters(
+        nodegroups=eks.EksNodeGroups(
+            cluster.eks_cluster, eks.client(cluster.region, endpoint_url=aws_endpoint, env=env)
+        ),
+        kube=kube.KubeApi(kube.api_client(kubeconfig, env=env)),
+        ray=ray.RayJobsApi(env.get("SENTINEL_RAY_DASHBOARD") or cluster.ray.dashboard),
+    )
