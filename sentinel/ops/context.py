@@ -26,6 +26,8 @@ class Context:
     env: Mapping[str, str] = field(default_factory=dict)
     connect: Callable[[str], Any] | None = None
     """cluster name → the adapters for it (``sentinel.ops.adapters.connect``), injected by the worker."""
+    later: Callable[[Event, float], None] | None = None
+    """Run this event's task again after a delay (a deferred sleep looks again when its guard may have lifted)."""
 
     def note(self, kind: str, **fields: Any) -> None:
         """An audit record about this event (deferred, refused, step …)."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from sentinel.errors import PermanentError
 from sentinel.events import types
-from sentinel.ops import noop
+from sentinel.ops import noop, power
 from sentinel.ops.context import Handler
 
 HANDLERS: dict[str, Handler] = {
     types.NOOP: noop.run,
+    types.SLEEP: power.sleep,
+    types.WAKE: power.wake,
+    types.KEEP_AWAKE: power.keep_awake,
 }
 
 

@@ -11,7 +11,6 @@ import redis
 from celery import Celery
 
 from sentinel.config import Config
-from sentinel.errors import PermanentError
 from sentinel.events.audit import Audit
 from sentinel.events.bus import Bus
 from sentinel.events.deadletters import DeadLetters
@@ -29,6 +28,7 @@ class Runtime:
     dlq: DeadLetters
     bus: Bus
     env: Mapping[str, str] = field(default_factory=dict)
+    _adapters: dict[str, Any] = field(default_factory=dict)
 
     def context(self, event: Event, *, attempt: int, task: str) -> Context:
         return Context(
@@ -41,15 +41,27 @@ class Runtime:
             task=task,
             env=self.env,
             connect=self.connect,
+            later=self.later,
         )
+
+    def later(self, event: Event, delay: float) -> None:
+        """Enqueue ``event``'s task again after ``delay`` seconds (capped below the visibility timeout)."""
+        from sentinel.events import keys, types
+
+        r = types.route(event.type)
+        delay = min(delay, self.cfg.broker_visibility_timeout / 2)
+        self.app.send_task(r.task, args=[event.to_json()], queue=r.queue, countdown=delay,
+                           task_id=keys.task_id(event.source, event.id),
+                           headers={"correlation_id": event.correlation_id, "event_id": event.id})
+        self.audit.record("recheck_scheduled", event, delay_s=round(delay, 1), task=r.task)
 
     def connect(self, cluster: str) -> Any:
         from sentinel.ops import adapters  # imported on first use: boto3/kubernetes are heavy
 
-        connect = getattr(adapters, "connect", None)
-        if connect is None:
-            raise PermanentError("no cloud adapters are installed")
-        return connect(self.cfg.cluster(cluster), env=self.env)
+        key = cluster
+        if key not in self._adapters:
+            self._adapters[key] = adapters.connect(self.cfg.cluster(cluster), env=self.env)
+        return self._adapters[key]
 
 
 def build(cfg: Config, *, env: Mapping[str, str] | None = None) -> Runtime:
