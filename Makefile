@@ -42,7 +42,7 @@ test: bootstrap lint
 	$(BIN)/pytest tests
 
 demo: bootstrap
-	$(BIN)/python -m sentinel.demo
+	$(BIN)/sentinel demo
 
 bench: bootstrap
 	$(BIN)/python bench/event_bus.py

@@ -251,7 +251,7 @@ def _mount_optional() -> None:
                 continue
             raise
         app.add_typer(mod.app, name=name)
-    for module in ("sentinel.cli.power",):
+    for module in ("sentinel.cli.power", "sentinel.cli.demo"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
