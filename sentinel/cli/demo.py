@@ -80,7 +80,7 @@ def tail(client: redis.Redis, stream: str) -> Iterator[None]:
         last = "$"
         while not stop.is_set():
             with suppress(redis.RedisError):
-                rows = client.xread({stream: last}, block=200, count=100)
+                rows: Any = client.xread({stream: last}, block=200, count=100)
                 for _, entries in rows or []:
                     for entry_id, raw in entries:
                         last = entry_id
