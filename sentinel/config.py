@@ -223,6 +223,15 @@ class MLSettings(Strict):
     tune_trials: int = Field(default=8, ge=1)
     deploy_after_retrain: bool = True
     idle_before_sleep: Duration = 300.0
+    """After a retrain, if the schedule says the cluster should be asleep, it sleeps again after this long."""
+    job_timeout: Duration = 3600.0
+    """How long a retrain follows its Ray job before giving up (the job keeps running)."""
+    working_dir: str | None = None
+    """``runtime_env.working_dir`` for the Ray job (a local dir or a URI); None: the image already has Sentinel."""
+    serve_app: str = "recommender"
+    """The Serve application's name."""
+    deploy_timeout: Duration = 300.0
+    smoke_body: dict[str, Any] = Field(default_factory=lambda: {"user_id": 42, "movie_ids": [100, 200, 300]})
 
 
 class RetryPolicy(Strict):
@@ -311,6 +320,9 @@ class Secrets(BaseSettings):
     """Bearer token for ``POST /events`` and ``POST /deploy``."""
 
 
+ENV_OVERRIDES = ("redis_url", "dedup_ttl", "audit_maxlen", "dlq_maxlen", "task_time_limit", "visibility_timeout")
+"""Top-level settings that a ``SENTINEL_<NAME>`` environment variable overrides (e.g. ``SENTINEL_REDIS_URL``)."""
+
 SECRET_KEYS = {"slack_signing_secret", "signing_secret", "api_token", "token", "password"}
 
 
@@ -356,8 +368,10 @@ def from_mapping(
             "set SENTINEL_SLACK_SIGNING_SECRET / SENTINEL_API_TOKEN in the environment"
         )
     merged = dict(data)
-    if env.get("SENTINEL_REDIS_URL"):
-        merged["redis_url"] = env["SENTINEL_REDIS_URL"]
+    for name in ENV_OVERRIDES:
+        value = env.get(f"SENTINEL_{name.upper()}")
+        if value:
+            merged[name] = value
     try:
         return Config.model_validate(merged)
     except ValidationError as e:

@@ -163,3 +163,45 @@ class RayJobs(Protocol):
     def stop(self, submission_id: str) -> bool:
         """``True`` if the job was running and is asked to stop."""
         ...
+
+
+@dataclass(frozen=True)
+class ServeApp:
+    """One Ray Serve application, as a Serve config (REST API / ``serveConfigV2``) lists it."""
+
+    name: str
+    import_path: str
+    args: dict[str, Any]
+    route_prefix: str = "/"
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "route_prefix": self.route_prefix, "import_path": self.import_path,
+                "args": dict(self.args)}
+
+
+class Serving(Protocol):
+    """Where the model is served: Serve's REST API on a Ray head, or a KubeRay RayService."""
+
+    def deployed_args(self, app: str) -> dict[str, Any] | None: ...
+
+    def deploy(self, app: ServeApp) -> None: ...
+
+    def wait_running(self, app: ServeApp, *, timeout: float) -> str:
+        """``"RUNNING"`` once the app serves these args; otherwise the last status seen."""
+        ...
+
+    def smoke(self, body: dict[str, Any], *, expect_version: str, timeout: float) -> str:
+        """``""`` when ``POST /recommend`` answers 200 with ``expect_version``; else what went wrong."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    """The model versions ``sentinel.ml`` registers, and the ``current`` pointer."""
+
+    def card(self, version: str) -> dict[str, Any] | None: ...
+
+    def current(self) -> str | None: ...
+
+    def previous(self) -> str | None: ...
+
+    def set_current(self, version: str) -> None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sentinel.errors import PermanentError
 from sentinel.events import types
-from sentinel.ops import noop, power
+from sentinel.ops import deploy, noop, power, retrain
 from sentinel.ops.context import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -12,6 +12,8 @@ HANDLERS: dict[str, Handler] = {
     types.SLEEP: power.sleep,
     types.WAKE: power.wake,
     types.KEEP_AWAKE: power.keep_awake,
+    types.RETRAIN: retrain.run,
+    types.DEPLOY: deploy.run,
 }
 
 

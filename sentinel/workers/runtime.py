@@ -60,7 +60,7 @@ class Runtime:
 
         key = cluster
         if key not in self._adapters:
-            self._adapters[key] = adapters.connect(self.cfg.cluster(cluster), env=self.env)
+            self._adapters[key] = adapters.connect(self.cfg.cluster(cluster), env=self.env, ml=self.cfg.ml)
         return self._adapters[key]
 
 

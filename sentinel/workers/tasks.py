@@ -114,10 +114,21 @@ def register(app: Celery) -> dict[str, Task]:
 
 
 @signals.task_prerun.connect
-def _bind_context(task_id: str | None = None, task: Task | None = None, **_: Any) -> None:
+def _bind_context(
+    task_id: str | None = None, task: Task | None = None, args: tuple[Any, ...] | None = None, **_: Any
+) -> None:
+    """Every log line of the task carries the event id, the correlation id and the task name."""
     logs.clear()
-    if task is not None:
-        logs.bind(task=task.name, task_id=task_id)
+    if task is None:
+        return
+    event = _event_of(args or ())
+    headers = getattr(task.request, "headers", None) or {}
+    logs.bind(
+        task=task.name,
+        task_id=task_id,
+        event_id=event.get("id"),
+        correlation_id=event.get("correlationid") or headers.get("correlation_id") or event.get("id"),
+    )
 
 
 @signals.task_postrun.connect

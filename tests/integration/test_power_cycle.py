@@ -218,3 +218,31 @@ def test_keep_awake_defers_scheduled_sleep(cluster: Cluster) -> None:
     ev = cluster.publish("sleep", schedule="weeknight-sleep")
     wait_for(lambda: any(r.kind == "deferred" for r in cluster.rt.audit.read(limit=50, event_id=ev.id)))
     assert cluster.sizes() == AWAKE_SIZES
+
+
+@pytest.mark.slow
+def test_running_ray_job_on_a_real_head_defers_the_sleep(
+    sandbox: Sandbox, workers_factory: Callable[..., Workers], ray_head: Any
+) -> None:
+    from ray.job_submission import JobSubmissionClient
+
+    w = workers_factory(env={**sandbox.env, **ray_head.env, "SENTINEL_RAY_DASHBOARD": ray_head.dashboard_url},
+                        task_time_limit=20, visibility_timeout=24)
+    rt = runtime.build(config.load(w.config_file, env={}), env={})
+    c = Cluster(sandbox, w, rt)
+    jobs = JobSubmissionClient(ray_head.dashboard_url)
+    sid = jobs.submit_job(entrypoint="python -c 'import time; time.sleep(600)'", submission_id=f"nightly-{id(c)}")
+    try:
+        wait_for(lambda: str(jobs.get_job_status(sid)) in ("JobStatus.RUNNING", "RUNNING"), timeout=120,
+                 what="the Ray job to run")
+        w.start()
+        ev = c.publish("sleep", schedule="weeknight-sleep")
+        wait_for(lambda: any(r.kind == "deferred" for r in rt.audit.read(limit=50, event_id=ev.id)), timeout=60,
+                 what="the deferral")
+        rec = next(r for r in rt.audit.read(limit=50, event_id=ev.id) if r.kind == "deferred")
+        assert sid in rec.fields["reason"] and c.sizes() == AWAKE_SIZES
+    finally:
+        jobs.stop_job(sid)
+    wait_for(lambda: str(jobs.get_job_status(sid)).endswith("STOPPED"), timeout=60, what="the job to stop")
+    c.publish("sleep", schedule="weeknight-sleep")  # the next schedule tick
+    c.settle("asleep")

@@ -127,6 +127,14 @@ def test_env_overrides_redis_url(tmp_path: Path) -> None:
     assert cfg.redis_url == "redis://env:2/0"
 
 
+def test_env_overrides_scalars_and_is_validated(tmp_path: Path) -> None:
+    p = write(tmp_path, doc())
+    cfg = config.load(p, env={"SENTINEL_DEDUP_TTL": "2h", "SENTINEL_AUDIT_MAXLEN": "500"})
+    assert (cfg.dedup_ttl, cfg.audit_maxlen) == (7200.0, 500)
+    with pytest.raises(ConfigError, match="audit_maxlen: Input should be greater than or equal to 100"):
+        config.load(p, env={"SENTINEL_AUDIT_MAXLEN": "5"})
+
+
 def test_config_env_var_picks_file(tmp_path: Path) -> None:
     p = write(tmp_path, doc() | {"audit_maxlen": 500}, name="other.yaml")
     assert config.load(None, env={"SENTINEL_CONFIG": str(p)}).audit_maxlen == 500
