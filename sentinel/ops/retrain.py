@@ -75,7 +75,7 @@ def ensure_awake(ctx: Context, cluster: str) -> None:
 
 def run(ctx: Context, data: RetrainData) -> Mapping[str, Any]:
     cfg = ctx.cfg
-    cluster = cfg.cluster(data.cluster)
+    cfg.cluster(data.cluster)  # unknown cluster: PermanentError
     if ctx.connect is None:
         raise PermanentError("no cloud adapters are wired into this worker")
     ensure_awake(ctx, data.cluster)
