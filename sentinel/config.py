@@ -220,7 +220,9 @@ class MLSettings(Strict):
     """Where checkpoints, model cards and the registry live: a local dir or ``s3://bucket/prefix``."""
     num_workers: int = Field(default=2, ge=1)
     epochs: int = Field(default=4, ge=1)
-    tune_trials: int = Field(default=8, ge=1)
+    tune_trials: int = Field(default=8, ge=0)
+    tune_max_epochs: int | None = Field(default=None, ge=1)
+    """Per-trial epoch budget for ASHA (None: the pipeline's default)."""
     deploy_after_retrain: bool = True
     idle_before_sleep: Duration = 300.0
     """After a retrain, if the schedule says the cluster should be asleep, it sleeps again after this long."""

@@ -39,9 +39,14 @@ def version_for(event_time: dt.datetime, sid: str) -> str:
     return f"v{event_time.astimezone(dt.UTC):%Y%m%d-%H%M%S}-{sid[-6:]}"
 
 
-def entrypoint(data: RetrainData, *, storage: str, version: str, trials: int, epochs: int, workers: int) -> str:
+def entrypoint(
+    data: RetrainData, *, storage: str, version: str, trials: int, epochs: int, workers: int,
+    max_epochs: int | None = None,
+) -> str:
     args = ["python", "-m", "sentinel.ml.pipeline", "--storage", storage, "--version", version,
             "--tune-trials", str(trials), "--epochs", str(epochs), "--workers", str(workers)]
+    if max_epochs:
+        args += ["--max-epochs", str(max_epochs)]
     if data.objects:
         args += ["--data", *[f"s3://{o.bucket}/{o.key}" for o in data.objects]]
     else:
@@ -91,7 +96,7 @@ def run(ctx: Context, data: RetrainData) -> Mapping[str, Any]:
     sid = submission_id(ctx.event.source, ctx.event.id)
     version = version_for(ctx.event.time, sid)
     ep = entrypoint(data, storage=cfg.ml.storage, version=version, trials=data.tune_trials or cfg.ml.tune_trials,
-                    epochs=cfg.ml.epochs, workers=cfg.ml.num_workers)
+                    epochs=cfg.ml.epochs, workers=cfg.ml.num_workers, max_epochs=cfg.ml.tune_max_epochs)
     runtime_env = {"working_dir": cfg.ml.working_dir} if cfg.ml.working_dir else None
     try:
         got = ad.ray.submit(ep, submission_id=sid, runtime_env=runtime_env,
