@@ -8,6 +8,6 @@ cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 export RAY_USAGE_STATS_ENABLED=0 RAY_USAGE_STATS_REPORT_URL=http://127.0.0.1:9/
 case "${1:-}" in
-  start|stop) exec "$PY" -m tests.fixtures.ray_head "$1" --tag "${2:-demo}" ;;
+  start|stop) exec "$PY" -m sentinel.localstack.ray_head "$1" --tag "${2:-demo}" ;;
   *) echo "usage: $0 start|stop [TAG]" >&2; exit 2 ;;
 esac

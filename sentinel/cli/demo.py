@@ -1,9 +1,11 @@
 """``sentinel demo``: the main job on the embedded default, end to end, on this machine.
 
 A private redis-server, the sandbox (moto + Kubernetes API emulator + simulated controllers), a real Celery worker
-process; then (1) a handful of events through the bus, a duplicate and a malformed one among them; (2) the evening
-schedule puts the cluster to sleep and the morning schedule wakes it, every size back; (3) `sentinel status` and
-`sentinel report cost`. Exit non-zero if any step fails.
+process and a local Ray head; then (1) a handful of events through the bus, a duplicate and a malformed one among
+them; (2) the evening schedule puts the cluster to sleep and the morning schedule wakes it, every size back; (3) a
+retrain event → a Ray job (Ray Train, then Ray Tune with ASHA) → a model version → deployed with Ray Serve →
+``POST /recommend`` answered by the new version; (4) `sentinel status` and `sentinel report cost`.
+Exit non-zero if any step fails.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from sentinel.ops.powerstate import PowerStore
 from sentinel.workers import runtime
 
 SHOWN = {"accepted", "duplicate", "rejected", "succeeded", "retried", "dead_lettered", "deferred", "snapshot",
-         "step", "transition", "superseded"}
+         "step", "transition", "superseded", "ray_job", "model_registered", "deployed", "rolled_back",
+         "wake_on_demand"}
 
 
 class DemoFailed(Exception):
@@ -62,7 +65,13 @@ def fmt(rec: Any) -> str:
         extra = f"cluster {f.get('cluster')} is now {f.get('state')}"
     elif k == "snapshot":
         extra = f"sizes remembered (version {f.get('version')})"
-    elif k in ("rejected", "deferred", "dead_lettered", "retried"):
+    elif k == "ray_job":
+        extra = f"submitted {f.get('submission_id')}: {f.get('entrypoint', '')[:60]}…"
+    elif k == "model_registered":
+        extra = f"version {f.get('version')} (RMSE {f.get('rmse')}, ASHA saved {f.get('compute_saved_pct')}%)"
+    elif k == "deployed":
+        extra = f"serving {f.get('version')} (was {f.get('previous')})"
+    elif k in ("rejected", "deferred", "dead_lettered", "retried", "rolled_back", "wake_on_demand"):
         extra = f.get("reason", "")
     else:
         extra = f.get("type", "")
@@ -171,10 +180,41 @@ def part_sleep_wake(rt: runtime.Runtime, cluster: str) -> None:
         raise DemoFailed(f"sizes did not come back: before {before}, after {after}")
 
 
+def part_retrain(rt: runtime.Runtime, cluster: str, serve_url: str) -> None:
+    headline("4. new data: sentinel.retrain.requested → Ray Train → Ray Tune (ASHA) → Ray Serve")
+    ev = envelope.Event(id="demo-retrain-1", source="sentinel/demo", type=types.RETRAIN, subject=cluster,
+                        data={"cluster": cluster, "requested_by": "demo"})
+    say(f"  publish {ev.id}: {rt.bus.publish(ev).status} (the pipeline runs as one Ray job; a few minutes)")
+
+    def seen(kind: str) -> Any:
+        return next((r for r in rt.audit.read(limit=300, event_id=ev.id) if r.kind == kind), None)
+
+    def failed() -> bool:
+        return seen("dead_lettered") is not None
+
+    wait(lambda: seen("model_registered") is not None or failed(), timeout=900, what="the model to be registered")
+    if failed():
+        raise DemoFailed(f"retrain failed: {seen('dead_lettered').fields.get('reason')}")
+    reg = seen("model_registered").fields
+    say(f"  model {reg['version']}: RMSE {float(reg['rmse']):.3f}, ASHA saved {reg.get('compute_saved_pct')}% of the "
+        f"tuning compute over {reg.get('trials')} trials")
+    wait(lambda: seen("deployed") is not None or failed(), timeout=600, what="the deploy")
+    if failed():
+        raise DemoFailed(f"deploy failed: {seen('dead_lettered').fields.get('reason')}")
+    body = {"user_id": 42, "movie_ids": [100, 200, 300]}
+    import httpx
+
+    r = httpx.post(f"{serve_url}/recommend", json=body, timeout=30)
+    say(f"  POST /recommend {body} → {r.status_code} {r.text[:300]}")
+    if r.status_code != 200 or r.json().get("model_version") != reg["version"]:
+        raise DemoFailed(f"/recommend did not answer with {reg['version']}")
+
+
 @app.command()
 def demo(
     time_scale: Annotated[float, typer.Option(help="cluster seconds per real second (a node boots in 90 s)")] = 45.0,
     workdir: Annotated[Path, typer.Option(help="where the demo keeps its files")] = Path(".work/demo"),
+    ml: Annotated[bool, typer.Option(help="also run the retrain story on a local Ray head")] = True,
 ) -> None:
     """Run the main job on the embedded default: the event loop, then the sleep → wake story on the sandbox."""
     from sentinel.sandbox import Sandbox  # the CLI is the one layer allowed to start the sandbox
@@ -185,17 +225,30 @@ def demo(
     cluster = next(iter(cfg.clusters))
     server = RedisServer.start(workdir / "redis")
     worker: subprocess.Popen[bytes] | None = None
+    head: Any = None
     sb = Sandbox(cfg, workdir=workdir / "sandbox", time_scale=time_scale)
     failed = False
     try:
         say(f"redis-server on {server.url}; starting the sandbox (time x{time_scale:g}) …")
         sb.start()
-        doc = yaml.safe_load(config_mod.EMBEDDED) | {"redis_url": server.url, "task_time_limit": "10m"}
+        ray_env: dict[str, str] = {}
+        if ml:
+            from sentinel.localstack import ray_head
+
+            say("starting a local Ray head (Jobs API, Serve) …")
+            head = ray_head.start("demo", workdir=workdir)
+            ray_env = {**head.env, "SENTINEL_RAY_DASHBOARD": head.dashboard_url, "SENTINEL_RAY_SERVE": head.serve_url}
+            say(f"  Ray dashboard {head.dashboard_url}, Serve {head.serve_url}")
+        doc = yaml.safe_load(config_mod.EMBEDDED) | {
+            "redis_url": server.url, "task_time_limit": "20m",
+            "ml": {"storage": str(workdir / "models"), "num_workers": 2, "epochs": 2, "tune_trials": 6,
+                   "tune_max_epochs": 4, "deploy_timeout": "5m"},
+        }
         cfg_file = workdir / "sentinel.yaml"
         cfg_file.write_text(yaml.safe_dump(doc))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTINEL_", "AWS_", "KUBECONFIG"))}
         env |= sb.env | {"SENTINEL_REDIS_URL": server.url, "SENTINEL_RAY_DASHBOARD": "http://127.0.0.1:9",
-                         "SENTINEL_LOG_LEVEL": "WARNING"}
+                         "SENTINEL_LOG_LEVEL": "WARNING"} | ray_env
         log = (workdir / "worker.log").open("wb")
         worker = subprocess.Popen([sys.executable, "-m", "sentinel", "--config", str(cfg_file), "worker",
                                    "--concurrency=2"], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -205,9 +258,11 @@ def demo(
         with tail(redis.Redis.from_url(server.url), rt.audit.stream):
             part_events(rt)
             part_sleep_wake(rt, cluster)
-        headline("4. sentinel status")
+            if head is not None:
+                part_retrain(rt, cluster, head.serve_url)
+        headline("5. sentinel status")
         say(cli(["status", cluster], env, cfg_file).rstrip())
-        headline("5. sentinel report cost")
+        headline("6. sentinel report cost")
         say(cli(["report", "cost", "--since", "1h"], env, cfg_file).rstrip())
         say()
         say("demo: every step succeeded")
@@ -222,6 +277,10 @@ def demo(
                 worker.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
+        if head is not None:
+            from sentinel.localstack import ray_head
+
+            ray_head.stop(head)
         sb.stop()
         server.stop()
     if failed:
