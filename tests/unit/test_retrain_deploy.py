@@ -157,3 +157,29 @@ def test_serve_app_config_shape() -> None:
     app = ports.ServeApp("recommender", deploy.IMPORT_PATH, {"registry": "s3://b/models", "version": "v3"})
     assert app.config() == {"name": "recommender", "route_prefix": "/", "import_path": "sentinel.ml.serve:app",
                             "args": {"registry": "s3://b/models", "version": "v3"}}
+
+
+def test_after_the_work_the_cluster_sleeps_again_if_the_schedule_says_so(world: World) -> None:
+    import yaml
+
+    doc = yaml.safe_load(config.EMBEDDED)
+    doc["schedules"] = [{"name": "always-night", "cluster": "training", "action": "sleep", "cron": "* * * * *"}]
+    cfg = config.from_mapping(doc, env={})
+    ev = retrain_event("night-upload")
+    ctx = world.ctx(ev)
+    ctx.cfg = cfg
+    retrain.run(ctx, types.parse_data(ev))
+    (later_id, delay), = world.later
+    assert later_id == "night-upload#idle-sleep" and delay == cfg.ml.idle_before_sleep
+
+
+def test_no_sleep_after_the_work_when_the_schedule_says_awake(world: World) -> None:
+    import yaml
+
+    doc = yaml.safe_load(config.EMBEDDED)
+    doc["schedules"] = [{"name": "always-day", "cluster": "training", "action": "wake", "cron": "* * * * *"}]
+    ev = retrain_event("day-upload")
+    ctx = world.ctx(ev)
+    ctx.cfg = config.from_mapping(doc, env={})
+    retrain.run(ctx, types.parse_data(ev))
+    assert world.later == []
