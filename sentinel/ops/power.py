@@ -16,9 +16,9 @@ from typing import Any
 
 from sentinel import logs
 from sentinel.config import Cluster
-from sentinel.errors import PermanentError, TransientError, shorten
+from sentinel.errors import PermanentError, TransientError
 from sentinel.events.types import KeepAwakeData, PowerData
-from sentinel.ops import guards, plans
+from sentinel.ops import guards, plans, readings
 from sentinel.ops.context import Context
 from sentinel.ops.locks import hold
 from sentinel.ops.powerstate import Intent, PowerStore
@@ -124,47 +124,17 @@ class Runner:
 
     # --- observation ---------------------------------------------------------------------------------------
     def observe(self) -> plans.Observed:
-        ngs = {}
-        for name in self.cluster.nodegroups:
-            st = self.ad.nodegroups.describe(name)
-            ngs[name] = st.sizes
-        deps = {ref: self.ad.kube.deployment(ref).replicas for ref in self.cluster.system_deployments}
-        return plans.Observed(nodegroups=ngs, deployments=deps)
+        return readings.observe(self.cluster, self.ad)
 
     def running_jobs(self) -> list[str]:
-        try:
-            return [j.submission_id or j.job_id or "?" for j in self.ad.ray.running()]
-        except TransientError as e:
-            # The Ray dashboard is out of reach: ask Kubernetes about RayJob objects instead.
-            self.ctx.note("guard.ray_unreachable", cluster=self.name, reason=shorten(e))
-            return self._rayjobs_from_kube()
-
-    def _rayjobs_from_kube(self) -> list[str]:
-        lister = getattr(self.ad.kube, "list_custom_objects", None)
-        if lister is None:
-            return []
-        try:
-            objs = lister("RayJob", self.cluster.ray.namespace)
-        except (TransientError, PermanentError):
-            return []
-        return [
-            o["metadata"]["name"]
-            for o in objs
-            if (o.get("status") or {}).get("jobStatus") in ("PENDING", "RUNNING")
-        ]
+        notes: list[str] = []
+        jobs = readings.running_jobs(self.cluster, self.ad, notes)
+        for n in notes:
+            self.ctx.note("guard.note", cluster=self.name, reason=n)
+        return jobs
 
     def serving(self) -> dict[str, Any] | None:
-        ray = self.cluster.ray
-        if not (ray.keep_awake_while_serving and ray.rayservice):
-            return None
-        obj = self.ad.kube.custom_object("RayService", ray.namespace, ray.rayservice)
-        if obj is None:
-            return None
-        status = obj.get("status") or {}
-        healthy = status.get("serviceStatus") in ("Running", "HEALTHY") or any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-        )
-        return {"name": ray.rayservice} if healthy else None
+        return readings.serving(self.cluster, self.ad)
 
     # --- the run -------------------------------------------------------------------------------------------
     def run(self) -> Mapping[str, Any]:

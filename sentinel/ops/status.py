@@ -15,7 +15,7 @@ from typing import Any
 
 from sentinel.config import Cluster
 from sentinel.errors import PermanentError, SentinelError, TransientError, shorten
-from sentinel.ops import guards, plans, ports, power
+from sentinel.ops import guards, plans, ports, power, readings
 from sentinel.ops.powerstate import PowerStore
 
 STORE_PARTS = ("state", "snapshot", "lease", "intent")
@@ -28,13 +28,6 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def _reason(e: Exception) -> str:
     return shorten(e) if isinstance(e, SentinelError) else f"{type(e).__name__}: {shorten(e)}"
-
-
-def observe(cluster: Cluster, adapters: Any) -> plans.Observed:
-    """The live sizes the playbooks plan from (as :meth:`sentinel.ops.power.Runner.observe` reads them)."""
-    ngs = {name: adapters.nodegroups.describe(name).sizes for name in cluster.nodegroups}
-    deps = {ref: adapters.kube.deployment(ref).replicas for ref in cluster.system_deployments}
-    return plans.Observed(nodegroups=ngs, deployments=deps)
 
 
 # --- status ------------------------------------------------------------------------------------------------
@@ -167,45 +160,13 @@ class Preview:
     notes: tuple[str, ...] = ()
 
 
-def _running_jobs(cluster: Cluster, adapters: Any, notes: list[str]) -> list[str]:
-    try:
-        return [j.submission_id or j.job_id or "?" for j in adapters.ray.running()]
-    except SentinelError as e:
-        notes.append(f"Ray unreachable ({shorten(e)}): running jobs taken from RayJob objects instead")
-    lister = getattr(adapters.kube, "list_custom_objects", None)
-    if lister is None:
-        notes.append("RayJob objects cannot be listed here: the guard is judged without Ray jobs")
-        return []
-    try:
-        objs = lister("RayJob", cluster.ray.namespace)
-    except (TransientError, PermanentError) as e:
-        notes.append(f"RayJob objects unreadable ({shorten(e)}): the guard is judged without Ray jobs")
-        return []
-    return [o["metadata"]["name"] for o in objs
-            if (o.get("status") or {}).get("jobStatus") in ("PENDING", "RUNNING")]
-
-
-def _serving(cluster: Cluster, adapters: Any) -> dict[str, Any] | None:
-    ray = cluster.ray
-    if not (ray.keep_awake_while_serving and ray.rayservice):
-        return None
-    obj = adapters.kube.custom_object("RayService", ray.namespace, ray.rayservice)
-    if obj is None:
-        return None
-    status = obj.get("status") or {}
-    healthy = status.get("serviceStatus") in ("Running", "HEALTHY") or any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
-    return {"name": ray.rayservice} if healthy else None
-
-
 def preview(action: str, cluster: Cluster, *, store: PowerStore, adapters: Any, now: dt.datetime,
             force: bool = False) -> Preview:
     """The plan the playbook would carry out now (and, for sleep, the guard's verdict). Reads only."""
     if action not in ("sleep", "wake"):
         raise PermanentError(f"unknown action {action!r} (sleep or wake)")
     state = store.state().state
-    observed = observe(cluster, adapters)
+    observed = readings.observe(cluster, adapters)
     previous = store.snapshot()
     notes: list[str] = []
     if action == "wake":
@@ -218,8 +179,8 @@ def preview(action: str, cluster: Cluster, *, store: PowerStore, adapters: Any, 
     if state != "asleep":
         verdict = guards.check_sleep(
             now=now, scheduled=False, force=force, lease=store.lease(),
-            running_jobs=[] if force else _running_jobs(cluster, adapters, notes),
-            serving=None if force else _serving(cluster, adapters), recheck=power.RECHECK,
+            running_jobs=[] if force else readings.running_jobs(cluster, adapters, notes),
+            serving=None if force else readings.serving(cluster, adapters), recheck=power.RECHECK,
         )
     if state in ("sleeping", "asleep") and previous is not None:
         snap, source = previous, "resume"
