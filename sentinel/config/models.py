@@ -1,37 +1,16 @@
-"""``sentinel.yaml``: one declarative file, validated; ``SENTINEL_*`` env vars override; secrets from env.
-
-Load with :func:`load`. A bad file raises :class:`~sentinel.errors.ConfigError` whose message names the
-file and the field, e.g. ``sentinel.yaml: clusters.training.nodegroups.managed-ng-1.awake: desired (5)
-is above max (4)``. Nothing here reads the environment at import time.
-"""
+"""The shape of ``sentinel.yaml``: pydantic models, validated strictly (unknown fields are errors)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import zoneinfo
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from sentinel.errors import ConfigError
 
-DEFAULT_PATH = "sentinel.yaml"
-ENV_CONFIG = "SENTINEL_CONFIG"
 DEPLOYMENT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -309,144 +288,3 @@ class _LocatedError(ValueError):
 
 def _at(loc: tuple[str | int, ...], msg: str) -> _LocatedError:
     return _LocatedError(loc, msg)
-
-
-class Secrets(BaseSettings):
-    """Secrets and per-machine overrides, from ``SENTINEL_*`` environment variables only."""
-
-    model_config = SettingsConfigDict(env_prefix="SENTINEL_", extra="ignore")
-
-    redis_url: str | None = None
-    slack_signing_secret: SecretStr | None = None
-    api_token: SecretStr | None = None
-    """Bearer token for ``POST /events`` and ``POST /deploy``."""
-
-
-ENV_OVERRIDES = ("redis_url", "dedup_ttl", "audit_maxlen", "dlq_maxlen", "task_time_limit", "visibility_timeout")
-"""Top-level settings that a ``SENTINEL_<NAME>`` environment variable overrides (e.g. ``SENTINEL_REDIS_URL``)."""
-
-SECRET_KEYS = {"slack_signing_secret", "signing_secret", "api_token", "token", "password"}
-
-
-def _find_secrets(data: object, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    if isinstance(data, Mapping):
-        for k, v in data.items():
-            if str(k) in SECRET_KEYS:
-                return (*path, str(k))
-            found = _find_secrets(v, (*path, str(k)))
-            if found:
-                return found
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            found = _find_secrets(v, (*path, i))
-            if found:
-                return found
-    return None
-
-
-def _fmt_loc(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _clean_msg(msg: str) -> str:
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            return msg[len(prefix) :]
-    return msg
-
-
-def from_mapping(
-    data: Mapping[str, Any], *, source: str = DEFAULT_PATH, env: Mapping[str, str] | None = None
-) -> Config:
-    """Validate a parsed document; env (default ``os.environ``) supplies ``SENTINEL_*`` overrides."""
-    env = os.environ if env is None else env
-    secret = _find_secrets(data)
-    if secret:
-        raise ConfigError(
-            f"{source}: {_fmt_loc(secret)}: secrets are not read from the file; "
-            "set SENTINEL_SLACK_SIGNING_SECRET / SENTINEL_API_TOKEN in the environment"
-        )
-    merged = dict(data)
-    for name in ENV_OVERRIDES:
-        value = env.get(f"SENTINEL_{name.upper()}")
-        if value:
-            merged[name] = value
-    try:
-        return Config.model_validate(merged)
-    except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            ctx_err = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_err, _LocatedError):
-                loc, msg = ctx_err.loc, str(ctx_err)
-            else:
-                loc, msg = tuple(err["loc"]), _clean_msg(err["msg"])
-            lines.append(f"{source}: {_fmt_loc(loc)}: {msg}" if loc else f"{source}: {msg}")
-        raise ConfigError("\n".join(lines)) from None
-
-
-def resolve_path(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(path or env.get(ENV_CONFIG) or DEFAULT_PATH)
-
-
-def load(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate ``sentinel.yaml`` (``--config``, else ``$SENTINEL_CONFIG``, else ``./sentinel.yaml``).
-
-    A missing default file means the embedded default (:data:`EMBEDDED`); a missing named file is an error.
-    """
-    env = os.environ if env is None else env
-    p = resolve_path(path, env=env)
-    named = bool(path or env.get(ENV_CONFIG))
-    if not p.exists():
-        if named:
-            raise ConfigError(f"{p}: no such file")
-        return from_mapping(yaml.safe_load(EMBEDDED), source="<embedded default>", env=env)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{p}: the top level must be a mapping, not {type(data).__name__}")
-    return from_mapping(data, source=str(p), env=env)
-
-
-def secrets(env: Mapping[str, str] | None = None) -> Secrets:
-    if env is None:
-        return Secrets()
-    return Secrets.model_validate(
-        {k[len("SENTINEL_") :].lower(): v for k, v in env.items() if k.startswith("SENTINEL_")}
-    )
-
-
-def summary(cfg: Config) -> str:
-    parts = [f"{len(cfg.clusters)} cluster(s)"]
-    for name, c in cfg.clusters.items():
-        ngs = ", ".join(f"{n} {g.awake.min}/{g.awake.desired}/{g.awake.max}" for n, g in c.nodegroups.items())
-        parts.append(f"  {name}: EKS {c.eks_cluster} ({c.region}); node groups {ngs}")
-    parts.append(f"{len(cfg.schedules)} schedule(s), {len(cfg.triggers)} trigger(s)")
-    return "\n".join(parts)
-
-
-EMBEDDED = """
-clusters:
-  training:
-    region: ap-southeast-2
-    eks_cluster: du-yuyang-training
-    nodegroups:
-      managed-ng-1:        {awake: {min: 2, desired: 2, max: 4}, instance_type: m5.xlarge}
-      worker-group-spot-1: {awake: {min: 0, desired: 1, max: 5}, instance_type: m5.2xlarge, spot: true}
-    system_deployments: [kube-system/cluster-autoscaler, kube-system/metrics-server, kube-system/coredns]
-    ray: {dashboard: "http://127.0.0.1:8265", namespace: sentinel-prod, raycluster: sentinel-training-cluster}
-schedules:
-  - {name: weeknight-sleep, cluster: training, action: sleep, cron: "0 20 * * mon-fri", timezone: Australia/Sydney}
-  - {name: weekday-wake, cluster: training, action: wake, cron: "30 7 * * mon-fri", timezone: Australia/Sydney}
-triggers:
-  - {name: new-ratings, bucket: training-artifacts, queue: sentinel-s3-events, prefix: data/ratings/, cluster: training}
-pricing: {m5.xlarge: 0.192, m5.2xlarge: 0.384}
-"""
