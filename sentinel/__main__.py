@@ -1,3 +1,3 @@
-from sentinel.cli import main
+from sentinel.cli.main import main
 
 main()

@@ -1,5 +1,1 @@
-"""The ``sentinel`` command."""
-
-from sentinel.cli.main import app, main
-
-__all__ = ["app", "main"]
+"""The ``sentinel`` command (``sentinel.cli.main:main``)."""
