@@ -142,7 +142,7 @@ class RayJobs(Protocol):
     def list_jobs(self) -> list[RayJob]: ...
 
     def running(self) -> list[RayJob]:
-        """Jobs that are PENDING or RUNNING."""
+        """Submitted jobs (with a submission id) that are PENDING or RUNNING; interactive drivers do not count."""
         ...
 
     def submit(

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,24 @@ def test_unreachable_dashboard_is_transient() -> None:
     port = ray_adapter.RayJobsApi("http://127.0.0.1:9")
     with pytest.raises(TransientError, match=r"127\.0\.0\.1:9"):
         port.list_jobs()
+
+
+@pytest.mark.slow
+def test_a_connected_driver_is_not_a_running_job(ray_head: Any) -> None:
+    """A notebook or script attached with ray.init() is listed by Ray as a RUNNING driver; it must not block a sleep."""
+    import subprocess
+    import sys
+
+    from sentinel.ops.adapters.ray import RayJobsApi
+
+    port = RayJobsApi(ray_head.dashboard_url)
+    code = "import ray, time; ray.init(address='auto'); print('up', flush=True); time.sleep(60)"
+    driver = subprocess.Popen([sys.executable, "-c", code], env=ray_head.env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert driver.stdout is not None and driver.stdout.readline().strip() == "up"
+        drivers = [j for j in port.list_jobs() if j.submission_id is None and j.status == ports.RUNNING]
+        assert drivers, "Ray lists the connected driver"
+        assert all(j.submission_id for j in port.running())
+    finally:
+        driver.kill()
+        driver.wait(10)
