@@ -4,6 +4,6 @@ import importlib.util
 
 pytest_plugins = [
     name
-    for name in ("tests.fixtures.redis", "tests.fixtures.sandbox", "tests.fixtures.ray_head")
+    for name in ("tests.fixtures.redis", "tests.fixtures.sandbox", "tests.fixtures.ray_head", "tests.fixtures.moto_s3")
     if importlib.util.find_spec(name) is not None
 ]

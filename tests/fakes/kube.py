@@ -17,22 +17,13 @@ from typing import Any
 
 from sentinel.errors import PermanentError, SentinelError
 from sentinel.ops import ports
+from sentinel.sandbox import patches
 from tests.fakes.nodegroups import FakeNodeGroups
 
 KINDS = {"raycluster": "RayCluster", "rayservice": "RayService", "rayjob": "RayJob"}
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
+merge_patch = patches.merge  # RFC 7386 JSON merge patch, the same one the sandbox API applies
 
 
 def _kind(kind: str) -> str:

@@ -9,30 +9,6 @@ import pytest
 from sentinel.ml import data
 
 
-@pytest.fixture(scope="module")
-def moto_s3():
-    """A moto S3 server on a free loopback port (real HTTP) with bucket ``ml-data``: (endpoint, boto3 client)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            mp.setenv(k, v)
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            mp.delenv(k, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket="ml-data")
-        try:
-            yield endpoint, client
-        finally:
-            server.stop()
-
-
 def _write_layouts(tmp_path):
     csv = tmp_path / "ratings.csv"
     csv.write_text("userId,movieId,rating,timestamp\n1,10,4.0,964982703\n1,20,3.5,964981247\n2,10,5.0,964982224\n")
