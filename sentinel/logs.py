@@ -6,19 +6,26 @@ Call :func:`configure` once at process start (CLI, worker). Context (``event_id`
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, TextIO, cast
 
 import structlog
 
 _SECRET_HINTS = ("secret", "token", "signature", "password", "authorization")
 
 
-def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    for key in list(event_dict):
-        if any(h in key.lower() for h in _SECRET_HINTS):
-            event_dict[key] = "[redacted]"
+@functools.lru_cache(maxsize=4096)
+def _secretish(key: str) -> bool:
+    lowered = key.lower()
+    return any(h in lowered for h in _SECRET_HINTS)
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in [k for k in event_dict if _secretish(k)]:
+        event_dict[key] = "[redacted]"
     return event_dict
 
 
@@ -34,13 +41,43 @@ _SHARED: list[Any] = [
 _configured = False
 
 
+class _Std:
+    """A file that is whatever ``sys.stdout`` (or ``sys.stderr``) is at the moment of writing."""
+
+    def __init__(self, err: bool) -> None:
+        self.err = err
+
+    def _f(self) -> Any:
+        return sys.stderr if self.err else sys.stdout
+
+    def write(self, text: str) -> int:
+        return int(self._f().write(text))
+
+    def flush(self) -> None:
+        self._f().flush()
+
+
 def configure(level: str = "INFO", *, stream: Any = None) -> None:
+    """Sentinel's own lines go straight from structlog to the stream (no stdlib ``LogRecord`` on the hot path);
+    stdlib loggers (celery, boto3, kubernetes) reach the same stream through ``ProcessorFormatter``, same shape."""
     global _configured
     stream = stream or sys.stdout
+    # sys.stdout / sys.stderr are looked up at each write (pytest and daemons swap them); other streams are kept.
+    sink = _Std(stream is sys.stderr) if stream in (sys.stdout, sys.stderr) else stream
+    numeric = logging.getLevelName(level.upper())
+    numeric = numeric if isinstance(numeric, int) else logging.INFO
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _logger_name,
+            _SHARED[3],  # the timestamp
+            _redact,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, sink)),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -50,18 +87,28 @@ def configure(level: str = "INFO", *, stream: Any = None) -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(sink)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("botocore", "boto3", "urllib3", "kubernetes", "kombu", "s3transfer"):
+    # celery.app.trace / celery.worker.strategy log "received" and "succeeded" per task at INFO: the audit's
+    # canonical line says the same, so they are kept to warnings and errors.
+    for noisy in ("botocore", "boto3", "urllib3", "kubernetes", "kombu", "s3transfer", "celery.app.trace",
+                  "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
 
 
 def get(name: str = "sentinel") -> Any:
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger(name, logger_name=name)
+
+
+def _logger_name(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Sentinel's own lines carry ``logger`` like the stdlib ones do."""
+    if "logger_name" in event_dict:
+        event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict
 
 
 def bind(**values: Any) -> None:

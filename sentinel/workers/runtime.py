@@ -76,6 +76,9 @@ def build(cfg: Config, *, env: Mapping[str, str] | None = None) -> Runtime:
             queue=queue,
             task_id=task_id,
             headers=headers,
+            # Celery would saferepr() the whole event for its log header: name it instead (and keep data out of logs)
+            argsrepr=f"[event {headers.get('event_id', '?')}]",
+            kwargsrepr="{}",
             retry=True,
             retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2},
         )

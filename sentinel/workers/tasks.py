@@ -36,19 +36,26 @@ class EventTask(Task):  # type: ignore[misc]
     """Audit and dead-letter hooks shared by every event task."""
 
     typing = False
-    _started: float = 0.0
+
+    def _event(self, args: Any) -> envelope.Event | None:
+        """The event ``handle`` parsed for this request (parsed again only if it never got that far)."""
+        ev = getattr(self.request, "sentinel_event", None)
+        return ev if isinstance(ev, envelope.Event) else _parsed(args)
 
     def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        """The canonical line of the unit of work: what ran, how long, what it returned."""
         rt = runtime.current()
-        ev = _parsed(args)
         result = dict(retval) if isinstance(retval, Mapping) else {}
-        rt.audit.record("succeeded", ev, task=self.name, attempt=self.request.retries + 1, result=result)
+        started = getattr(self.request, "sentinel_started", None)
+        duration = round((time.monotonic() - started) * 1000, 1) if started else None
+        rt.audit.record("succeeded", self._event(args), task=self.name, attempt=self.request.retries + 1,
+                        duration_ms=duration, result=result)
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         rt = runtime.current()
         rt.audit.record(
             "retried",
-            _parsed(args),
+            self._event(args),
             task=self.name,
             attempt=self.request.retries + 1,
             error=type(exc).__name__,
@@ -57,7 +64,7 @@ class EventTask(Task):  # type: ignore[misc]
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         rt = runtime.current()
-        ev = _parsed(args)
+        ev = self._event(args)
         attempts = self.request.retries + 1
         dl_id = rt.dlq.add(ev or _event_of(args), error=exc, attempts=attempts, task=self.name)
         rt.audit.record(
@@ -74,17 +81,16 @@ class EventTask(Task):  # type: ignore[misc]
 
 def handle(task: Task, event: dict[str, Any]) -> Mapping[str, Any]:
     """The body of every event task."""
-    started = time.monotonic()
+    task.request.sentinel_started = time.monotonic()
     rt = runtime.current()
     ev = envelope.parse(event)
+    task.request.sentinel_event = ev
     data = types.parse_data(ev)
     attempt = task.request.retries + 1
     logs.bind(event_id=ev.id, correlation_id=ev.correlation_id, task=task.name, attempt=attempt)
     rt.audit.record("started", ev, task=task.name, attempt=attempt)
     handler = handlers.lookup(ev.type)
-    result = handler(rt.context(ev, attempt=attempt, task=task.name), data) or {}
-    log.info("task.done", type=ev.type, subject=ev.subject, duration_ms=round((time.monotonic() - started) * 1000, 1))
-    return result
+    return handler(rt.context(ev, attempt=attempt, task=task.name), data) or {}
 
 
 def register(app: Celery) -> dict[str, Task]:
