@@ -44,8 +44,12 @@ test: bootstrap lint
 demo: bootstrap
 	$(BIN)/sentinel demo
 
+# Each prints its comparison side by side; the figures in README.md come from these.
 bench: bootstrap
 	$(BIN)/python bench/event_bus.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/wake.py
+	$(BIN)/python bench/ml.py
 
 clean:
 	rm -rf $(VENV) .sandbox .pytest_cache .mypy_cache .ruff_cache
