@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,9 +51,8 @@ class Runtime:
 
         r = types.route(event.type)
         delay = min(delay, self.cfg.broker_visibility_timeout / 2)
-        self.app.send_task(r.task, args=[event.to_json()], queue=r.queue, countdown=delay,
-                           task_id=keys.task_id(event.source, event.id),
-                           headers={"correlation_id": event.correlation_id, "event_id": event.id})
+        send_task(self.app, r.task, event=event.to_json(), queue=r.queue, task_id=keys.task_id(event.source, event.id),
+                  headers={"correlation_id": event.correlation_id, "event_id": event.id}, countdown=delay)
         self.audit.record("recheck_scheduled", event, delay_s=round(delay, 1), task=r.task)
 
     def connect(self, cluster: str) -> Any:
@@ -64,26 +64,31 @@ class Runtime:
         return self._adapters[key]
 
 
+def send_task(
+    app: Celery, task: str, *, event: dict[str, Any], queue: str, task_id: str, headers: dict[str, str],
+    countdown: float | None = None,
+) -> None:
+    """The one way an event's task is enqueued (by the bus, and again later by a deferred playbook)."""
+    app.send_task(
+        task,
+        args=[event],
+        queue=queue,
+        task_id=task_id,
+        headers=headers,
+        countdown=countdown,
+        # Celery would saferepr() the whole event for its log header: name it instead (and keep data out of logs)
+        argsrepr=f"[event {headers.get('event_id', '?')}]",
+        kwargsrepr="{}",
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2},
+    )
+
+
 def build(cfg: Config, *, env: Mapping[str, str] | None = None) -> Runtime:
     client = redis.Redis.from_url(cfg.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
     app = make_app(cfg)
     audit = Audit(client, maxlen=cfg.audit_maxlen)
-
-    def send(task: str, *, event: dict[str, Any], queue: str, task_id: str, headers: dict[str, str]) -> None:
-        app.send_task(
-            task,
-            args=[event],
-            queue=queue,
-            task_id=task_id,
-            headers=headers,
-            # Celery would saferepr() the whole event for its log header: name it instead (and keep data out of logs)
-            argsrepr=f"[event {headers.get('event_id', '?')}]",
-            kwargsrepr="{}",
-            retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2},
-        )
-
-    bus = Bus(client, send=send, audit=audit, dedup_ttl=cfg.dedup_ttl)
+    bus = Bus(client, send=functools.partial(send_task, app), audit=audit, dedup_ttl=cfg.dedup_ttl)
     return Runtime(
         cfg=cfg,
         client=client,
