@@ -65,6 +65,12 @@ class RayJob:
     def active(self) -> bool:
         return self.status in ACTIVE_JOB_STATUSES
 
+    @property
+    def blocks_sleep(self) -> bool:
+        """A submitted job that is PENDING or RUNNING. Ray also lists every connected driver (a notebook,
+        ``serve start``, a test's ``ray.init()``); those have no submission id — sessions, not work to wait for."""
+        return self.active and self.submission_id is not None
+
 
 def check_sizes(nodegroup: str, *, min: int, desired: int, max: int) -> None:
     """The rules EKS enforces on ``scalingConfig``: minSize ≥ 0, maxSize ≥ 1, min ≤ desired ≤ max."""

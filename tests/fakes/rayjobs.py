@@ -72,7 +72,7 @@ class FakeRayJobs:
         return list(self.jobs.values())
 
     def running(self) -> list[ports.RayJob]:
-        return [j for j in self.list_jobs() if j.active and j.submission_id]
+        return [j for j in self.list_jobs() if j.blocks_sleep]
 
     def submit(
         self,

@@ -66,9 +66,7 @@ class RayJobsApi:
         return [_job(d) for d in self._call("list Ray jobs", lambda c: c.list_jobs())]
 
     def running(self) -> list[ports.RayJob]:
-        # Submitted jobs only: Ray lists every connected driver too (a notebook, `serve start`, a test's
-        # ray.init()), and those have no submission id — they are sessions, not work to wait for.
-        return [j for j in self.list_jobs() if j.active and j.submission_id]
+        return [j for j in self.list_jobs() if j.blocks_sleep]
 
     def submit(
         self,
