@@ -65,16 +65,12 @@ def _flatten(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def _decode(v: bytes | str) -> str:
-    return v.decode() if isinstance(v, bytes) else v
-
-
 def parse_record(entry_id: bytes | str, raw: Mapping[bytes | str, bytes | str]) -> Record:
-    fields = {_decode(k): _decode(v) for k, v in raw.items()}
+    fields = keys.hash_text(raw)
     kind = fields.pop("kind", "?")
     at_s = fields.pop("at", None)
     at = dt.datetime.fromisoformat(at_s) if at_s else dt.datetime.fromtimestamp(0, dt.UTC)
-    return Record(id=_decode(entry_id), kind=kind, at=at, fields=fields)
+    return Record(id=keys.text(entry_id), kind=kind, at=at, fields=fields)
 
 
 class Audit:
@@ -96,7 +92,7 @@ class Audit:
         except redis.RedisError as e:
             raise TransientError(f"audit: Redis unreachable: {shorten(e)}") from e
         log.info("audit", **{k: v for k, v in values.items() if k != "at"})
-        return _decode(entry)
+        return keys.text(entry)
 
     def read(self, *, limit: int = 50, event_id: str | None = None, kinds: set[str] | None = None) -> list[Record]:
         """Newest ``limit`` records (filtered), returned oldest first."""
@@ -116,7 +112,7 @@ class Audit:
                 out.append(rec)
                 if len(out) >= limit:
                     break
-            last_id = _decode(rows[-1][0])
+            last_id = keys.text(rows[-1][0])
             last = "(" + last_id
             if len(rows) < batch:
                 break

@@ -36,10 +36,6 @@ class DeadLetter:
         }
 
 
-def _s(v: bytes | str) -> str:
-    return v.decode() if isinstance(v, bytes) else v
-
-
 class DeadLetters:
     def __init__(self, client: redis.Redis, *, maxlen: int = 100_000, stream: str = keys.DLQ) -> None:
         self.client = client
@@ -57,14 +53,14 @@ class DeadLetters:
             "at": dt.datetime.now(dt.UTC).isoformat(),
         }
         try:
-            return _s(self.client.xadd(self.stream, values, maxlen=self.maxlen, approximate=True))  # type: ignore[arg-type]
+            return keys.text(self.client.xadd(self.stream, values, maxlen=self.maxlen, approximate=True))  # type: ignore[arg-type]
         except redis.RedisError as e:
             raise TransientError(f"dlq: Redis unreachable: {shorten(e)}") from e
 
     def _parse(self, entry_id: bytes | str, raw: dict[Any, Any]) -> DeadLetter:
-        f = {_s(k): _s(v) for k, v in raw.items()}
+        f = keys.hash_text(raw)
         return DeadLetter(
-            id=_s(entry_id),
+            id=keys.text(entry_id),
             event=json.loads(f.get("event", "{}")),
             error=f.get("error", "?"),
             message=f.get("message", ""),

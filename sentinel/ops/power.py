@@ -17,6 +17,7 @@ from typing import Any
 from sentinel import logs
 from sentinel.config import Cluster
 from sentinel.errors import PermanentError, TransientError
+from sentinel.events.envelope import utcnow
 from sentinel.events.types import KeepAwakeData, PowerData
 from sentinel.ops import guards, plans, readings
 from sentinel.ops.context import Context
@@ -26,10 +27,6 @@ from sentinel.ops.powerstate import Intent, PowerStore
 log = logs.get("sentinel.power")
 LOCK_WAIT = 2.0
 RECHECK = dt.timedelta(minutes=5)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def sleep(ctx: Context, data: PowerData) -> Mapping[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from sentinel.errors import TransientError, shorten
+from sentinel.events import keys
 from sentinel.ops.guards import Lease
 from sentinel.ops.plans import Snapshot
 
@@ -54,10 +55,6 @@ class PowerState:
     reason: str | None = None
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 class PowerStore:
     def __init__(self, client: redis.Redis, cluster: str) -> None:
         self.client = client
@@ -84,7 +81,7 @@ class PowerStore:
         raw = self._wrap("read state", self.client.hgetall, self.k_state)
         if not raw:
             return PowerState("unknown", None)
-        d = {_s(k): _s(v) for k, v in raw.items()}
+        d = keys.hash_text(raw)
         return PowerState(
             d.get("state", "unknown"),
             dt.datetime.fromisoformat(d["since"]) if d.get("since") else None,
@@ -134,7 +131,7 @@ class PowerStore:
         raw = self._wrap("read intent", self.client.hgetall, self.k_intent)
         if not raw:
             return None
-        d = {_s(k): _s(v) for k, v in raw.items()}
+        d = keys.hash_text(raw)
         meta = json.loads(d.get("meta") or "{}")
         return Intent(d["action"], d["event_id"], dt.datetime.fromisoformat(d["at"]), int(d["seq"]), meta)
 
@@ -157,7 +154,7 @@ class PowerStore:
         raw = self._wrap("read lease", self.client.hgetall, self.k_lease)
         if not raw:
             return None
-        d = {_s(k): _s(v) for k, v in raw.items()}
+        d = keys.hash_text(raw)
         return Lease(dt.datetime.fromisoformat(d["until"]), d.get("requested_by") or None, d.get("reason") or None)
 
     def set_lease(self, lease: Lease, *, now: dt.datetime) -> None:
