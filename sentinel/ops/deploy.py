@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sentinel import logs
 from sentinel.errors import PermanentError
 from sentinel.events.types import DeployData
 from sentinel.ops import ports
 from sentinel.ops.context import Context
 
-log = logs.get("sentinel.deploy")
 IMPORT_PATH = "sentinel.ml.serve:app"
 
 

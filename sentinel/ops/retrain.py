@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sentinel import logs
 from sentinel.errors import PermanentError, TransientError, shorten
 from sentinel.events import schedules, types
 from sentinel.events.types import RetrainData
@@ -24,7 +23,6 @@ from sentinel.ops import guards, power
 from sentinel.ops.context import Context
 from sentinel.ops.powerstate import PowerStore
 
-log = logs.get("sentinel.retrain")
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 POLL = 2.0
 RETRAIN_LEASE = "sentinel/retrain"
