@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sentinel.localstack.ports import free_ports
 
 BIN = Path(sys.executable).parent
 QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/"}
@@ -60,12 +61,6 @@ class RayHead:
             "temp_dir": self.temp_dir,
             "pid": self.pid,
         }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
@@ -97,18 +92,41 @@ def _tail(path: Path, n: int = 30) -> str:
     return ""
 
 
+class PortClash(RuntimeError):
+    """The head exited at start because a port it was given was taken (or given twice)."""
+
+
+_CLASH_MARKS = ("is trying to use a port number", "Address already in use", "address already in use", "Failed to bind")
+
+
 def start(
     tag: str | None = None, *, num_cpus: int = 2, serve: bool = True, timeout: float = 180.0,
-    workdir: Path | None = None,
+    workdir: Path | None = None, attempts: int = 3,
 ) -> RayHead:
-    """Start a head (and Serve's proxy) on free loopback ports; return once both answer HTTP."""
+    """Start a head (and Serve's proxy) on free loopback ports; return once both answer HTTP.
+
+    Ports are picked together (all distinct); if another process takes one before Ray binds it,
+    the head exits at once and is started again on fresh ports, up to ``attempts`` times.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_once(tag, num_cpus=num_cpus, serve=serve, timeout=timeout, workdir=workdir)
+        except PortClash:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(
+    tag: str | None, *, num_cpus: int, serve: bool, timeout: float, workdir: Path | None
+) -> RayHead:
     tag = tag or f"t{os.getpid()}"
     base = workdir or Path.cwd()  # the head's --temp-dir is <workdir>/.ray/<tag>
     temp_dir = base / ".ray" / tag
     if temp_dir.exists():
         shutil.rmtree(temp_dir, ignore_errors=True)
     temp_dir.mkdir(parents=True, exist_ok=True)
-    gcs, dash, serve_port = free_port(), free_port(), free_port()
+    gcs, dash, serve_port, agent_http, agent_grpc, runtime_env, metrics, client, node_mgr, object_mgr = free_ports(10)
     # RAY_ADDRESS in the head's own env: its workers and agents (Ray Train's PlacementGroupCleaner, the
     # state API) otherwise look for "the" local cluster and fail when other heads run on the same machine.
     # The venv's bin first on PATH: a Ray Job entrypoint "python -m sentinel.ml.pipeline" finds this venv.
@@ -121,11 +139,13 @@ def start(
         "--include-dashboard=true",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dash}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
-        f"--ray-client-server-port={free_port()}",  # cannot be switched off on a head; keep it off 10001
+        f"--dashboard-agent-listen-port={agent_http}",
+        f"--dashboard-agent-grpc-port={agent_grpc}",
+        f"--runtime-env-agent-port={runtime_env}",
+        f"--metrics-export-port={metrics}",
+        f"--ray-client-server-port={client}",  # cannot be switched off on a head; keep it off 10001
+        f"--node-manager-port={node_mgr}",
+        f"--object-manager-port={object_mgr}",
         f"--num-cpus={num_cpus}",
         "--object-store-memory=300000000",
         f"--temp-dir={temp_dir}",
@@ -142,7 +162,12 @@ def start(
     head = RayHead(address, dashboard_url, serve_url, str(temp_dir), proc.pid, env={**env, **client_env})
     deadline = time.monotonic() + timeout
     try:
-        _wait(f"{dashboard_url}/api/version", deadline=deadline, proc=proc, what="ray dashboard", log=log)
+        try:
+            _wait(f"{dashboard_url}/api/version", deadline=deadline, proc=proc, what="ray dashboard", log=log)
+        except RuntimeError as e:
+            if any(mark in str(e) for mark in _CLASH_MARKS):
+                raise PortClash(str(e)) from e
+            raise
         _wait(f"{dashboard_url}/api/jobs/", deadline=deadline, proc=proc, what="ray jobs api", log=log)
         if serve:
             slog = temp_dir / "serve-start.log"

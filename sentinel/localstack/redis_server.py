@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -11,11 +10,11 @@ from pathlib import Path
 
 import redis
 
+from sentinel.localstack.ports import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+class _PortTaken(Exception):
+    pass
 
 
 @dataclass
@@ -30,11 +29,21 @@ class RedisServer:
 
     @classmethod
     def start(cls, workdir: Path, *, port: int | None = None, appendonly: bool = False) -> RedisServer:
+        """Start one on ``port`` (or a free one; retried on fresh ports if another process takes it first)."""
         binary = shutil.which("redis-server")
         if not binary:
             raise RuntimeError("redis-server not found: install it (apt-get install redis-server)")
         workdir.mkdir(parents=True, exist_ok=True)
-        port = port or free_port()
+        for attempt in range(3):
+            try:
+                return cls._start_once(binary, workdir, port or free_port(), appendonly)
+            except _PortTaken:
+                if port or attempt == 2:
+                    raise RuntimeError(f"redis-server could not bind; see {workdir / 'redis.log'}") from None
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(cls, binary: str, workdir: Path, port: int, appendonly: bool) -> RedisServer:
         proc = subprocess.Popen(
             [
                 binary,
@@ -58,16 +67,23 @@ class RedisServer:
         )
         client = redis.Redis(port=port)
         deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
+        try:
+            while True:
+                if proc.poll() is not None:  # exited: most likely the port was taken
+                    raise _PortTaken
+                try:
+                    # the server answering must be ours: its process id, not whatever else listens there
+                    if int(client.info("server")["process_id"]) == proc.pid:
+                        break
                     proc.kill()
-                    raise RuntimeError(f"redis-server did not start; see {workdir / 'redis.log'}") from None
-                time.sleep(0.05)
-        client.close()
+                    raise _PortTaken
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        raise RuntimeError(f"redis-server did not start; see {workdir / 'redis.log'}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
         return cls(port=port, proc=proc, workdir=workdir)
 
     def stop(self) -> None:
