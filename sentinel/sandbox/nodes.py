@@ -157,6 +157,12 @@ class NodeLifecycle:
                 del self._draining[name]
                 self._remove(name)
 
+    def next_due(self, now: float) -> float | None:
+        """Cluster seconds until the next node finishes booting or draining (None: nothing pending)."""
+        due = [started + self.boot_delay for started in self._booting.values()]
+        due += [started + self.drain_delay for started in self._draining.values()]
+        return max(0.0, min(due) - now) if due else None
+
     def _drain(self, node: Obj, now: float) -> None:
         name = node["metadata"]["name"]
         self._booting.pop(name, None)

@@ -1,6 +1,9 @@
 """The loop that makes the store a cluster: node lifecycle, workloads and the autoscaler, on cluster time.
 
 Desired sizes come from moto over boto3 (polled), and instantly from the gateway when an update is made.
+Like a real controller's informer, the loop also reacts at once to a change of what is *wanted* — a new
+object, a changed ``spec`` (a deployment scaled through its ``scale`` subresource), a deletion — instead of
+waiting for its next tick; time-driven work (nodes booting, draining) still runs on the tick.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sentinel.sandbox.autoscaler import Autoscaler
 from sentinel.sandbox.clock import ClusterClock
 from sentinel.sandbox.history import History
 from sentinel.sandbox.nodes import NodeLifecycle
-from sentinel.sandbox.store import Store, timestamp
+from sentinel.sandbox.store import Change, Store, timestamp
 from sentinel.sandbox.workloads import Workloads
 
 log = logging.getLogger("sentinel.sandbox.simulation")
@@ -50,7 +53,9 @@ class Simulation:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors = 0
+        self.steps = 0
         self._build()
+        store.add_listener(self._on_change)
 
     def _build(self) -> None:
         boot, drain, scan = self._delays
@@ -77,6 +82,11 @@ class Simulation:
             self._sizes = fresh
         self._last_poll = time.monotonic()
 
+    def _on_change(self, change: Change) -> None:
+        """Runs under the store's lock: only wakes the loop. Status-only writes (the controllers' own) do not."""
+        if change.type != "MODIFIED" or (change.old or {}).get("spec") != change.new.get("spec"):
+            self._wake.set()
+
     # ---- running -----------------------------------------------------------------------------------------------
 
     def step(self) -> None:
@@ -101,9 +111,16 @@ class Simulation:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the step: a change made during it runs the loop again at once
             self.step()
-            self._wake.wait(self.tick)
-            self._wake.clear()
+            self.steps += 1
+            self._wake.wait(self._pause())
+
+    def _pause(self) -> float:
+        """Until the next tick, or sooner when a node is due to finish booting or draining before it."""
+        with self._step_lock:
+            due = self.nodes.next_due(self.clock.now())
+        return self.tick if due is None else min(self.tick, self.clock.real(due))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sandbox-simulation", daemon=True)

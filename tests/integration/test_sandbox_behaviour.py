@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 import botocore.exceptions
@@ -161,3 +162,21 @@ def test_a_subprocess_reaches_everything_through_the_env_alone(sandbox: Sandbox)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "3 ['managed-ng-1', 'worker-group-spot-1']"
+
+
+def test_controllers_react_to_a_change_and_to_a_due_node_not_to_their_tick(tmp_path: Path) -> None:
+    """Like an informer-driven controller: a scaled deployment and a node whose boot delay is over are acted
+    on at once, not at the next tick (10 s here). Wall-clock margins are 4x or more."""
+    from tests.fixtures.sandbox import embedded_config
+
+    with Sandbox(embedded_config(), workdir=tmp_path, time_scale=90, tick=10.0) as sb:
+        apps = client.AppsV1Api(kube_client(sb))
+        core = client.CoreV1Api(kube_client(sb))
+        time.sleep(0.2)  # past the start-up step: the loop now sleeps for a whole tick
+        apps.patch_namespaced_deployment_scale("coredns", "kube-system", {"spec": {"replicas": 3}})
+        sb.wait_until(lambda: apps.read_namespaced_deployment("coredns", "kube-system").status.ready_replicas == 3,
+                      timeout=2.5)
+        started = time.monotonic()
+        _scale_nodegroup(sb, "worker-group-spot-1", desiredSize=2)  # B = 90 s of cluster time = 1 s
+        sb.wait_until(lambda: len(_ready_nodes(core, "worker-group-spot-1")) == 2, timeout=4)
+        assert time.monotonic() - started >= sb.cluster_seconds(90) * 0.9
