@@ -79,6 +79,9 @@ def send_task(
         # Celery would saferepr() the whole event for its log header: name it instead (and keep data out of logs)
         argsrepr=f"[event {headers.get('event_id', '?')}]",
         kwargsrepr="{}",
+        # by name, Celery cannot see the task's ignore_result and would subscribe the publisher to a result channel
+        # for every event (and unsubscribe when the AsyncResult is collected): the audit stream is the result
+        ignore_result=True,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2},
     )
