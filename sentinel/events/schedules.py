@@ -5,6 +5,9 @@ cron arithmetic. Two things are fixed on top of it so that two replicas, a resta
 
 * **Weekdays are crontab's**: ``0``/``7`` is Sunday, ``1-5`` is Monday to Friday (APScheduler 3.x counts
   ``0`` as Monday; numeric day-of-week fields are translated to names before they reach it).
+* **Day of month OR day of week**: when both fields are restricted (neither starts with ``*``), the cron
+  fires on a day matching *either*, as crontab(5) says (``0 20 1 * mon`` = the 1st and every Monday);
+  APScheduler alone would require both. Built as an ``OrTrigger`` of the two ``CronTrigger`` halves.
 * **DST**: a wall-clock time skipped by a spring-forward (02:30 on that day) fires once, at the first real
   instant after the gap (03:30 new time); a wall-clock time repeated by a fall-back (01:30) fires once, on its
   first occurrence — unless the hour field is ``*``, where every real instant fires (as Vixie cron does).
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from sentinel.config import Config, Schedule
@@ -98,10 +103,11 @@ def _day(token: str) -> int:
     raise ValueError(f"{token!r} is not a day of the week (0-7 or sun-sat)")
 
 
-def trigger(schedule: Schedule, *, end: dt.datetime | None = None) -> CronTrigger:
-    """The APScheduler trigger for the cron (crontab weekdays); a bad expression is a ``ConfigError``."""
+def trigger(schedule: Schedule, *, end: dt.datetime | None = None) -> BaseTrigger:
+    """The APScheduler trigger for the cron (crontab weekdays, DOM-or-DOW); a bad expression is a ``ConfigError``."""
     minute, hour, day, month, dow = schedule.cron.split()
-    try:
+
+    def cron(day: str, dow: str) -> CronTrigger:
         return CronTrigger(
             minute=minute,
             hour=hour,
@@ -111,6 +117,11 @@ def trigger(schedule: Schedule, *, end: dt.datetime | None = None) -> CronTrigge
             timezone=zone(schedule),
             end_date=end,
         )
+
+    try:
+        if not day.startswith("*") and not dow.startswith("*"):
+            return OrTrigger([cron(day, "*"), cron("*", dow)])
+        return cron(day, dow)
     except ValueError as e:
         raise ConfigError(f"schedule {schedule.name!r}: cron {schedule.cron!r}: {e}") from None
 

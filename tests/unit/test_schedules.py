@@ -70,6 +70,21 @@ def test_day_of_week_follows_crontab(dow: str, days: list[str]) -> None:
     assert sorted(t.strftime("%a") for t in got) == sorted(days)
 
 
+def test_day_of_month_and_day_of_week_both_set_fire_on_either_as_crontab_says() -> None:
+    """crontab(5): ``0 20 1 * mon`` runs on the 1st *and* on every Monday (June 2025: Sun 1st, Mondays 2, 9, …)."""
+    got = schedules.fire_times(sched("0 20 1 * mon"), start=utc(2025, 6, 1), end=utc(2025, 6, 30, 23, 59))
+    assert [t.day for t in got] == [1, 2, 9, 16, 23, 30]
+    assert schedules.next_fire(sched("0 20 1 * mon"), after=utc(2025, 6, 30, 21)) == utc(2025, 7, 1, 20)
+
+
+def test_a_starred_field_keeps_the_other_as_the_only_day_rule() -> None:
+    """Only when both are restricted is it either-or: ``*/2`` in day-of-month counts as ``*`` (as in cron)."""
+    got = schedules.fire_times(sched("0 9 */2 * mon"), start=utc(2025, 6, 1), end=utc(2025, 6, 30, 23, 59))
+    assert [t.day for t in got] == [9, 23]  # Mondays on odd days of the month (1, 3, 5, …)
+    got = schedules.fire_times(sched("0 9 15 * *"), start=utc(2025, 6, 1), end=utc(2025, 7, 31))
+    assert [(t.month, t.day) for t in got] == [(6, 15), (7, 15)]
+
+
 def test_bad_cron_is_a_config_error_naming_the_schedule() -> None:
     with pytest.raises(ConfigError, match=r"schedule 'bad': cron '61 \* \* \* \*'"):
         schedules.validate([sched("61 * * * *", name="bad")])
