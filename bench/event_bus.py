@@ -1,7 +1,8 @@
 """Sentinel's bus against raw Celery, on the same private redis-server, in one run.
 
-(a) raw Celery: ``apply_async`` of a registered no-op task (results ignored, as Sentinel's are); (b) Sentinel: ``bus.publish`` of distinct events to a no-op
-playbook (validate → dedup → audit → enqueue, and the worker's audit records). Each side gets a fresh worker
+(a) raw Celery: ``apply_async`` of a registered no-op task (results ignored, as Sentinel's are);
+(b) Sentinel: ``bus.publish`` of distinct events to a no-op playbook (validate → dedup → audit → enqueue, and
+the worker's audit records). Each side gets a fresh worker
 (prefork, same concurrency) whose handler notes the time it started.
 
 Throughput: N events published in a burst, time from the first publish to the last handler start.
