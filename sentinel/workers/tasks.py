@@ -7,6 +7,7 @@ the dead-letter stream with its reason.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -140,3 +141,11 @@ def _bind_context(
 @signals.task_postrun.connect
 def _clear_context(**_: Any) -> None:
     logs.clear()
+
+
+@signals.worker_process_init.connect
+def _freeze_startup_heap(**_: Any) -> None:
+    """A prefork child starts with every module, the app and the config already on its heap: move them to the
+    permanent generation, so the full collections a busy worker runs now and then do not walk them (shorter
+    pauses in the latency tail, fewer copy-on-write pages touched after the fork)."""
+    gc.freeze()

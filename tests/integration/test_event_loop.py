@@ -133,3 +133,18 @@ def test_cli_refuses_malformed_event_and_enqueues_nothing(
     )
     assert ok.returncode == 0 and ok.stdout.strip() == "cli-1 accepted"
     assert rt.client.llen("events") == 1
+
+
+def test_publishing_does_not_subscribe_to_results(
+    loop: tuple[Workers, runtime.Runtime], redis_client: redis.Redis
+) -> None:
+    """Sentinel ignores Celery results (the audit is the record): a publisher must not SUBSCRIBE (and later
+    UNSUBSCRIBE) a result channel per event, which Celery does for a task sent by name unless told not to."""
+    _, rt = loop
+    rt.bus.publish(noop("sub-warm", key="sub-warm"))  # connections made
+    redis_client.config_resetstat()
+    published = [rt.bus.publish(noop(f"sub-{i}", key=f"sub-{i}")) for i in range(5)]
+    assert all(p.accepted for p in published)
+    stats = redis_client.info("commandstats")
+    assert not {k for k in stats if "subscribe" in k}, stats
+    assert redis_client.llen("events") == 6  # every one is queued (no worker runs in this test)
