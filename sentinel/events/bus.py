@@ -1,7 +1,10 @@
 """``Bus.publish(event)``: validate → dedup on (source, id) → audit → send the task for its type on its queue.
 
 The bus never loses an event silently: when Redis is unreachable, or the task cannot be enqueued, it raises
-``TransientError`` and releases its dedup claim so a retry of the same event goes through.
+``TransientError`` and releases its dedup claim so a retry of the same event goes through. The claim is taken
+for :data:`PENDING_TTL` only and extended to the dedup TTL once the task is enqueued: a publisher that dies in
+between (SIGKILL, OOM) leaves a claim that lapses in minutes, so the source's redelivery of the event is
+accepted rather than dropped as a duplicate for a day.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from sentinel.events.audit import Audit
 from sentinel.events.envelope import Event
 
 log = logs.get("sentinel.bus")
+
+PENDING_TTL = 120.0
+"""Seconds a claim lives until its task is enqueued (well above Celery's publish retries and timeouts)."""
 
 # SET NX + the audit record in one round trip, atomically: KEYS = dedup key, audit stream;
 # ARGV = ttl_ms, maxlen, then the audit fields (without "kind") as name/value pairs.
@@ -71,7 +77,8 @@ class Bus:
         task_id = keys.task_id(event.source, event.id)
         fields = self.audit.fields("accepted", event, task=r.task, queue=r.queue)
         fields.pop("kind")
-        argv: list[str] = [str(int(self.dedup_ttl * 1000)), str(self.audit.maxlen), task_id]
+        pending_ms = int(min(self.dedup_ttl, PENDING_TTL) * 1000)
+        argv: list[str] = [str(pending_ms), str(self.audit.maxlen), task_id]
         for k, v in fields.items():
             argv += [k, v]
         try:
@@ -92,7 +99,17 @@ class Bus:
             queue=r.queue,
         )
         self._enqueue(event, r, task_id, dedup_key)
+        self._confirm(event, dedup_key)
         return Published(event.id, True, task_id, event.type)
+
+    def _confirm(self, event: Event, dedup_key: str) -> None:
+        """The task is enqueued: the claim now lasts the whole dedup TTL."""
+        if self.dedup_ttl <= PENDING_TTL:
+            return
+        try:
+            self.client.pexpire(dedup_key, int(self.dedup_ttl * 1000))
+        except redis.RedisError as e:  # enqueued all the same; a repeat after PENDING_TTL would run it again
+            log.warning("bus.claim_not_extended", event_id=event.id, reason=shorten(e))
 
     def replay(self, event: Event, *, reason: str) -> str:
         """Enqueue ``event`` again, bypassing dedup (a dead letter being replayed by an operator)."""

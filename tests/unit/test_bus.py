@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from sentinel.errors import PermanentError, TransientError
+from sentinel.events import bus as bus_mod
 from sentinel.events import envelope, keys, types
 from sentinel.events.audit import Audit
 from sentinel.events.bus import Bus
@@ -119,3 +120,28 @@ def test_a_prefork_child_freezes_its_start_up_heap() -> None:
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_claim_lasts_the_dedup_ttl_once_enqueued(client: redis.Redis) -> None:
+    bus = make(client, Recorder(), ttl=86_400)
+    bus.publish(noop("e1"))
+    assert client.pttl(keys.dedup("test", "e1")) > 86_000_000
+
+
+def test_a_publisher_that_dies_mid_publish_leaves_a_claim_that_lapses(client: redis.Redis) -> None:
+    """Killed between the claim and the enqueue: the redelivered event must be accepted within minutes, not be
+    a 'duplicate' of something that never ran for the next 24 h."""
+
+    class Dies(Recorder):
+        def __call__(
+            self, task: str, *, event: dict[str, Any], queue: str, task_id: str, headers: dict[str, str]
+        ) -> None:
+            raise SystemExit("SIGKILL")  # not an Exception: nothing in publish() gets to clean up
+
+    bus = make(client, Dies(), ttl=86_400)
+    with pytest.raises(SystemExit):
+        bus.publish(noop("e1"))
+    assert 0 < client.pttl(keys.dedup("test", "e1")) <= bus_mod.PENDING_TTL * 1000
+    client.delete(keys.dedup("test", "e1"))  # ...which is what PENDING_TTL later does
+    send = Recorder()
+    assert make(client, send).publish(noop("e1")).accepted and len(send.sent) == 1
