@@ -153,8 +153,8 @@ def bench_serve(head: Any, n_requests: int, workdir: str) -> str:
     import numpy as np
     from ray import serve
 
+    from sentinel.localstack.ports import free_port
     from sentinel.ml import serve as serve_mod
-    from tests.fixtures.ray_head import free_port
 
     syn = data.synthetic(2000, 1000, density=0.05, seed=3)
     split = data.split(data.encode(syn.ratings), val_fraction=0.1)

@@ -96,7 +96,7 @@ class PortClash(RuntimeError):
     """The head exited at start because a port it was given was taken (or given twice)."""
 
 
-_CLASH_MARKS = ("is trying to use a port number", "Address already in use", "address already in use", "Failed to bind")
+_CLASH_MARKS = ("is trying to use a port number", "address already in use", "failed to bind")  # lower case
 
 
 def start(
@@ -165,7 +165,7 @@ def _start_once(
         try:
             _wait(f"{dashboard_url}/api/version", deadline=deadline, proc=proc, what="ray dashboard", log=log)
         except RuntimeError as e:
-            if any(mark in str(e) for mark in _CLASH_MARKS):
+            if any(mark in str(e).lower() for mark in _CLASH_MARKS):
                 raise PortClash(str(e)) from e
             raise
         _wait(f"{dashboard_url}/api/jobs/", deadline=deadline, proc=proc, what="ray jobs api", log=log)

@@ -48,29 +48,22 @@ def test_ray_head_given_one_port_twice_is_a_port_clash_and_is_retried(monkeypatc
 
     tmp_path = Path(tempfile.mkdtemp(prefix="rh", dir="/tmp"))  # unix socket paths must stay under 107 bytes
     monkeypatch.chdir(tmp_path)
+    try:
+        real = ray_head.free_ports
+        monkeypatch.setattr(ray_head, "free_ports", lambda n: [real(1)[0]] * n)  # every component on one port
+        with pytest.raises(ray_head.PortClash, match=r"same port|port number"):
+            ray_head.start("clash", serve=False, workdir=tmp_path, attempts=1, timeout=60)
 
-    real = ray_head.free_ports
-    calls: list[int] = []
+        tries: list[str | None] = []
 
-    def clashing(n: int) -> list[int]:
-        calls.append(n)
-        ports = real(n)
-        return ports if len(calls) > 1 else [ports[0]] * n  # first try: every component on one port
+        def clash_once(tag: str | None, **_: object) -> str:
+            tries.append(tag)
+            if len(tries) == 1:
+                raise ray_head.PortClash("port taken")
+            return "head"
 
-    monkeypatch.setattr(ray_head, "free_ports", clashing)
-    with pytest.raises(ray_head.PortClash, match=r"same port|port number"):
-        ray_head.start("clash", serve=False, workdir=tmp_path, attempts=1, timeout=60)
-    calls.clear()
-    started: list[object] = []
-    monkeypatch.setattr(ray_head, "_start_once", lambda *a, **k: started.append(a) or _raise_once(started))
-    assert ray_head.start("again", serve=False, workdir=tmp_path) == "head"
-    assert len(started) == 2
-    shutil.rmtree(tmp_path, ignore_errors=True)
-
-
-def _raise_once(started: list[object]) -> str:
-    from sentinel.localstack.ray_head import PortClash
-
-    if len(started) == 1:
-        raise PortClash("port taken")
-    return "head"
+        monkeypatch.setattr(ray_head, "_start_once", clash_once)
+        assert ray_head.start("again", serve=False, workdir=tmp_path) == "head"
+        assert tries == ["again", "again"]
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
